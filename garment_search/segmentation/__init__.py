@@ -1,0 +1,65 @@
+"""Garment segmentation: the one implementation used by remove_bg, the index builder, evaluation and tests.
+
+    segmenter = load_segmenter()              # cached per process, model from SEGMENTATION_MODEL
+    cutout = cut_out(decoded_image, segmenter, keep="product")
+    cutout.rgb   # H×W×3 uint8, everything not kept is exactly 0
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from garment_search.images import DecodedImage
+from garment_search.segmentation.groups import DEFAULT_KEEP, KEEP_CHOICES
+from garment_search.segmentation.masks import full_resolution_mask, kept_classes
+from garment_search.segmentation.sessions import SegmentationSession, new_segmentation_session
+
+__all__ = ["Cutout", "cut_out", "load_segmenter", "KEEP_CHOICES", "DEFAULT_KEEP", "SegmentationSession"]
+
+_sessions: dict[str, SegmentationSession] = {}
+_lock = threading.Lock()
+
+
+def load_segmenter(name: str | None = None) -> SegmentationSession:
+    """The process-wide session for ``name`` (default ``$SEGMENTATION_MODEL`` or ``garment``), loaded once."""
+    name = name or os.environ.get("SEGMENTATION_MODEL") or "garment"
+    with _lock:
+        if name not in _sessions:
+            _sessions[name] = new_segmentation_session(name)
+        return _sessions[name]
+
+
+@dataclass
+class Cutout:
+    """The answer of a background removal: pixels, the mask, and which groups were kept."""
+
+    rgb: np.ndarray
+    mask: np.ndarray
+    kept: list[str]
+
+    @property
+    def has_garment(self) -> bool:
+        return bool(self.mask.any())
+
+
+def garment_mask(image: DecodedImage, segmenter: SegmentationSession, keep: str = DEFAULT_KEEP) -> tuple[np.ndarray, list[str]]:
+    """Full-resolution boolean keep-mask and the kept group names (transparent source pixels never kept)."""
+    if keep not in KEEP_CHOICES:
+        raise ValueError(f"keep must be one of {', '.join(KEEP_CHOICES)}")
+    probs = segmenter.probabilities(image.rgb)
+    classes = kept_classes(probs, segmenter.groups, keep)
+    mask = full_resolution_mask(probs[classes].sum(0), np.asarray(image.rgb))
+    if image.alpha is not None:
+        mask &= image.alpha >= 128
+    return mask, [segmenter.groups[c - 1] for c in classes]
+
+
+def cut_out(image: DecodedImage, segmenter: SegmentationSession, keep: str = DEFAULT_KEEP) -> Cutout:
+    """Black out everything that is not the kept garment(s); kept pixels are copied unchanged."""
+    mask, kept = garment_mask(image, segmenter, keep)
+    rgb = np.asarray(image.rgb)
+    return Cutout(np.where(mask[..., None], rgb, np.uint8(0)), mask, kept)

@@ -1,0 +1,123 @@
+"""CCP photos and label maps as garment-class training samples, with augmentations.
+
+Photos 0001–0600 train, 0601–0700 validate (never the shop catalogue). Images are decoded once and kept in
+memory at a modest size so the 2-core training loop spends its time in the network, not in JPEG decoding.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from garment_search.segmentation.groups import ccp_label_to_class
+
+MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
+STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+TRAIN_IDS = range(1, 601)
+VAL_IDS = range(601, 701)
+
+
+def ccp_files(root: Path, ids: range) -> list[tuple[Path, Path]]:
+    """(image, label) pairs of the given CCP photo numbers that exist (0536 is omitted upstream)."""
+    pairs = []
+    for i in ids:
+        img, lab = root / "images" / f"{i:04d}.jpg", root / "labels" / f"{i:04d}.png"
+        if img.exists() and lab.exists():
+            pairs.append((img, lab))
+    return pairs
+
+
+def ccp_class_table(root: Path) -> np.ndarray:
+    """CCP label id → garment class id."""
+    names = json.loads((root / "label_names.json").read_text())
+    return np.array(ccp_label_to_class(names), dtype=np.uint8)
+
+
+class CCPSegmentation(torch.utils.data.Dataset):
+    """Augmented (image, class map) samples of size ``out_hw``; ``train=False`` gives plain resized samples."""
+
+    def __init__(self, root: Path, ids: range, out_hw: tuple[int, int], train: bool, cache_height: int = 400) -> None:
+        self.out_hw = out_hw
+        self.train = train
+        self.table = torch.from_numpy(ccp_class_table(root)).long()
+        self.images: list[torch.Tensor] = []
+        self.labels: list[torch.Tensor] = []
+        for img_path, lab_path in ccp_files(root, ids):
+            img = Image.open(img_path).convert("RGB")
+            lab = Image.open(lab_path)
+            w = round(img.width * cache_height / img.height)
+            img = img.resize((w, cache_height), Image.Resampling.BILINEAR)
+            lab = lab.resize((w, cache_height), Image.Resampling.NEAREST)
+            self.images.append(torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1))
+            self.labels.append(torch.from_numpy(np.asarray(lab).copy()))
+        self.epoch_seed = 0
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def set_epoch_seed(self, seed: int) -> None:
+        """Make every augmentation a function of (seed, index) so a resumed run sees the same samples."""
+        self.epoch_seed = seed
+
+    def __getitem__(self, idx: int) -> tuple[torch.Tensor, torch.Tensor]:
+        img = self.images[idx].float() / 255.0
+        raw = self.labels[idx]
+        if self.train:
+            g = torch.Generator().manual_seed(self.epoch_seed * 100_003 + idx)
+            img, raw = _random_crop(img, raw, self.out_hw, g)
+            img = _replace_background(img, raw == 0, g)
+            img = _colour_jitter(img, g)
+            if torch.rand(1, generator=g) < 0.5:
+                img, raw = img.flip(-1), raw.flip(-1)
+        else:
+            img = F.interpolate(img[None], size=self.out_hw, mode="bilinear", align_corners=False)[0]
+            raw = F.interpolate(raw[None, None].float(), size=self.out_hw, mode="nearest")[0, 0].long()
+        target = self.table[raw.long()]
+        return (img - MEAN) / STD, target
+
+
+def _random_crop(img: torch.Tensor, raw: torch.Tensor, out_hw: tuple[int, int], g: torch.Generator):
+    _, h, w = img.shape
+    aspect = out_hw[1] / out_hw[0] * float(torch.empty(1).uniform_(0.85, 1.18, generator=g))
+    scale = float(torch.empty(1).uniform_(0.5, 1.0, generator=g))
+    ch = min(h, int(round(h * scale ** 0.5)))
+    cw = min(w, int(round(ch * aspect)))
+    y0 = int(torch.randint(0, h - ch + 1, (1,), generator=g))
+    x0 = int(torch.randint(0, w - cw + 1, (1,), generator=g))
+    img = img[:, y0:y0 + ch, x0:x0 + cw]
+    raw = raw[y0:y0 + ch, x0:x0 + cw]
+    img = F.interpolate(img[None], size=out_hw, mode="bilinear", align_corners=False)[0]
+    raw = F.interpolate(raw[None, None].float(), size=out_hw, mode="nearest")[0, 0].long()
+    return img, raw
+
+
+def _replace_background(img: torch.Tensor, null: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Sometimes swap the street scenery for a studio-like backdrop (plain or graded colour, any hue)."""
+    if torch.rand(1, generator=g) >= 0.35:
+        return img
+    top, bottom = torch.rand(3, 1, 1, generator=g), torch.rand(3, 1, 1, generator=g)
+    if torch.rand(1, generator=g) < 0.5:
+        bottom = top
+    ramp = torch.linspace(0, 1, img.shape[1]).view(1, -1, 1)
+    backdrop = top * (1 - ramp) + bottom * ramp
+    backdrop = backdrop + 0.02 * torch.randn(img.shape, generator=g)
+    return torch.where(null[None], backdrop.expand_as(img), img).clamp(0, 1)
+
+
+def _colour_jitter(img: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    b = float(torch.empty(1).uniform_(0.7, 1.3, generator=g))
+    c = float(torch.empty(1).uniform_(0.7, 1.3, generator=g))
+    s = float(torch.empty(1).uniform_(0.6, 1.4, generator=g))
+    img = img * b
+    mean = img.mean()
+    img = (img - mean) * c + mean
+    grey = img.mean(0, keepdim=True)
+    img = (img - grey) * s + grey
+    if torch.rand(1, generator=g) < 0.3:  # hue rotation by channel permutation: garment colours vary freely
+        img = img[torch.randperm(3, generator=g)]
+    return img.clamp(0, 1)

@@ -1,0 +1,142 @@
+"""Fine-tune u2netp into the garment-group model (background / upper / lower / one-piece) on CCP.
+
+    python -m training.segmentation.train --ccp ../shared/datasets/ccp --run training/runs/seg --epochs 12
+
+Fixed seeds, a checkpoint every ``--save-every`` steps and at each epoch end; rerunning the same command
+resumes from the last checkpoint. Then export with ``python -m training.segmentation.export``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from garment_search.segmentation.groups import CLASS_NAMES
+from training.segmentation.data import TRAIN_IDS, VAL_IDS, CCPSegmentation
+from training.segmentation.u2netp import U2NetP, load_onnx_weights, widen_head
+
+SIDE_WEIGHT = 0.5
+
+
+def build_model(u2netp_onnx: str) -> U2NetP:
+    single = U2NetP(out_ch=1)
+    load_onnx_weights(single, u2netp_onnx)
+    return widen_head(single, len(CLASS_NAMES))
+
+
+def segmentation_loss(outputs: list[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy on the fused map plus down-weighted deep supervision on the side maps."""
+    fused, *sides = outputs
+    loss = F.cross_entropy(fused, target)
+    return loss + SIDE_WEIGHT * sum(F.cross_entropy(s, target) for s in sides) / len(sides)
+
+
+@torch.no_grad()
+def validation_iou(model: U2NetP, data: CCPSegmentation) -> dict[str, float]:
+    """Garment-union IoU and per-class IoU over the validation set at training resolution."""
+    model.eval()
+    inter = torch.zeros(len(CLASS_NAMES))
+    union = torch.zeros(len(CLASS_NAMES))
+    g_inter = g_union = 0
+    for i in range(len(data)):
+        x, y = data[i]
+        pred = model(x[None])[0].argmax(1)[0]
+        for c in range(1, len(CLASS_NAMES)):
+            inter[c] += ((pred == c) & (y == c)).sum()
+            union[c] += ((pred == c) | (y == c)).sum()
+        g_inter += int(((pred > 0) & (y > 0)).sum())
+        g_union += int(((pred > 0) | (y > 0)).sum())
+    model.train()
+    out = {"garment_iou": g_inter / max(g_union, 1)}
+    out.update({f"{CLASS_NAMES[c]}_iou": float(inter[c] / max(union[c], 1)) for c in range(1, len(CLASS_NAMES))})
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ccp", type=Path, default=Path("../shared/datasets/ccp"))
+    ap.add_argument("--u2netp", default="models/.cache/u2netp.onnx", help="pretrained rembg u2netp.onnx")
+    ap.add_argument("--run", type=Path, default=Path("training/runs/seg"))
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--height", type=int, default=256)
+    ap.add_argument("--width", type=int, default=192)
+    ap.add_argument("--save-every", type=int, default=15)
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    args.run.mkdir(parents=True, exist_ok=True)
+    ckpt_path = args.run / "checkpoint.pt"
+
+    hw = (args.height, args.width)
+    train = CCPSegmentation(args.ccp, TRAIN_IDS, hw, train=True)
+    val = CCPSegmentation(args.ccp, VAL_IDS, hw, train=False)
+    model = build_model(args.u2netp)
+    for p in model.stage1.parameters():  # low-level full-resolution features stay as pretrained: ~25% faster steps
+        p.requires_grad = False
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
+    steps_per_epoch = len(train) // args.batch
+    total = steps_per_epoch * args.epochs
+    warmup = 30
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warmup) * (0.03 + 0.97 * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    )
+    step = 0
+    if ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["opt"])
+        sched.load_state_dict(ckpt["sched"])
+        step = ckpt["step"]
+        print(f"resumed at step {step}/{total}", flush=True)
+
+    def save() -> None:
+        tmp = ckpt_path.with_suffix(".tmp")
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                    "step": step, "args": vars(args) | {"ccp": str(args.ccp), "run": str(args.run)}}, tmp)
+        tmp.replace(ckpt_path)
+
+    model.train()
+    t0, seen, running = time.time(), 0, 0.0
+    while step < total:
+        epoch, in_epoch = divmod(step, steps_per_epoch)
+        train.set_epoch_seed(args.seed * 1000 + epoch)
+        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(args.seed + epoch))
+        for b in range(in_epoch, steps_per_epoch):
+            idx = order[b * args.batch:(b + 1) * args.batch]
+            xs, ys = zip(*(train[int(i)] for i in idx))
+            loss = segmentation_loss(model(torch.stack(xs)), torch.stack(ys))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            seen += len(idx)
+            running = 0.9 * running + 0.1 * float(loss) if running else float(loss)
+            if step % 5 == 0:
+                rate = seen / (time.time() - t0)
+                eta = (total - step) * args.batch / rate / 60
+                print(f"epoch {epoch + 1}/{args.epochs} step {step}/{total} loss {running:.4f} "
+                      f"lr {sched.get_last_lr()[0]:.2e} {rate:.2f} img/s eta {eta:.0f} min", flush=True)
+            if step % args.save_every == 0:
+                save()
+        save()
+        if (epoch + 1) % 2 == 0 or step >= total:
+            metrics = validation_iou(model, val)
+            print(f"epoch {epoch + 1} validation " + " ".join(f"{k} {v:.4f}" for k, v in metrics.items()), flush=True)
+    torch.save(model.state_dict(), args.run / "final.pt")
+    print(f"done: {args.run / 'final.pt'}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
