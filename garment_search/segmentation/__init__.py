@@ -18,7 +18,7 @@ from garment_search.segmentation.groups import DEFAULT_KEEP, KEEP_CHOICES
 from garment_search.segmentation.masks import full_resolution_mask, kept_classes
 from garment_search.segmentation.sessions import SegmentationSession, new_segmentation_session
 
-__all__ = ["Cutout", "cut_out", "load_segmenter", "KEEP_CHOICES", "DEFAULT_KEEP", "SegmentationSession"]
+__all__ = ["Cutout", "cut_out", "garment_mask", "mask_from_probabilities", "load_segmenter", "KEEP_CHOICES", "DEFAULT_KEEP", "SegmentationSession"]
 
 _sessions: dict[str, SegmentationSession] = {}
 _lock = threading.Lock()
@@ -46,16 +46,20 @@ class Cutout:
         return bool(self.mask.any())
 
 
-def garment_mask(image: DecodedImage, segmenter: SegmentationSession, keep: str = DEFAULT_KEEP) -> tuple[np.ndarray, list[str]]:
+def mask_from_probabilities(image: DecodedImage, probs: np.ndarray, groups: tuple[str, ...], keep: str) -> tuple[np.ndarray, list[str]]:
     """Full-resolution boolean keep-mask and the kept group names (transparent source pixels never kept)."""
     if keep not in KEEP_CHOICES:
         raise ValueError(f"keep must be one of {', '.join(KEEP_CHOICES)}")
-    probs = segmenter.probabilities(image.rgb)
-    classes = kept_classes(probs, segmenter.groups, keep)
+    classes = kept_classes(probs, groups, keep)
     mask = full_resolution_mask(probs[classes].sum(0), np.asarray(image.rgb))
     if image.alpha is not None:
         mask &= image.alpha >= 128
-    return mask, [segmenter.groups[c - 1] for c in classes]
+    return mask, [groups[c - 1] for c in classes]
+
+
+def garment_mask(image: DecodedImage, segmenter: SegmentationSession, keep: str = DEFAULT_KEEP) -> tuple[np.ndarray, list[str]]:
+    """Run the model once and return the keep-mask (see ``mask_from_probabilities``)."""
+    return mask_from_probabilities(image, segmenter.probabilities(image.rgb), segmenter.groups, keep)
 
 
 def cut_out(image: DecodedImage, segmenter: SegmentationSession, keep: str = DEFAULT_KEEP) -> Cutout:

@@ -1,0 +1,110 @@
+"""Evaluate segmentation on CCP validation photos (0601–0700) through the code remove_bg serves with.
+
+    python -m training.segmentation.evaluate --ccp ../shared/datasets/ccp            # garment model + u2netp baseline
+    python -m training.segmentation.evaluate --models garment --garment-model /tmp/candidate.onnx
+
+Every number is pooled over the photos (sum of intersections / sum of unions or of label pixels). Pixels whose
+original is nearly black (max channel < 40) are ignored: a black garment on black is invisible in the answer.
+- garment IoU, garment kept, skin+hair kept, background (null label) kept: the ``garments`` mask
+- product IoU: the ``product`` mask against the labelled dominant group (most pixels, ties to upper)
+- <group> IoU: the mask for ``keep=<group>`` against that group's labels
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from garment_search.images import load_image_file
+from garment_search.segmentation import mask_from_probabilities
+from garment_search.segmentation.groups import CCP_SKIN_HAIR, GARMENT_GROUPS
+from garment_search.segmentation.sessions import new_segmentation_session
+from training.segmentation.data import VAL_IDS, ccp_class_table, ccp_files
+
+DARK_THRESHOLD = 40
+
+
+def dominant_group(classes: np.ndarray) -> int:
+    areas = [int((classes == c).sum()) for c in range(1, len(GARMENT_GROUPS) + 1)]
+    return int(np.argmax(areas)) + 1  # argmax picks the first of equals: upper wins ties
+
+
+def evaluate(model: str, ccp: Path, limit: int | None = None) -> dict[str, float]:
+    session = new_segmentation_session(model)
+    table = ccp_class_table(ccp)
+    names = json.loads((ccp / "label_names.json").read_text())
+    skin_hair_ids = [int(k) for k, v in names.items() if v in CCP_SKIN_HAIR]
+    sums: dict[str, float] = defaultdict(float)
+    seconds = []
+    for img_path, lab_path in ccp_files(ccp, VAL_IDS)[:limit]:
+        image = load_image_file(img_path)
+        raw = np.asarray(Image.open(lab_path))
+        classes = table[raw]
+        valid = np.asarray(image.rgb).max(axis=2) >= DARK_THRESHOLD
+        start = time.perf_counter()
+        probs = session.probabilities(image.rgb)
+        garments, _ = mask_from_probabilities(image, probs, session.groups, "garments")
+        seconds.append(time.perf_counter() - start)
+        truth = (classes > 0) & valid
+        skin_hair = np.isin(raw, skin_hair_ids) & valid
+        null = (raw == 0) & valid
+        pred = garments & valid
+        sums["g_inter"] += (pred & truth).sum()
+        sums["g_union"] += (pred | truth).sum()
+        sums["g_truth"] += truth.sum()
+        sums["sh_kept"] += (pred & skin_hair).sum()
+        sums["sh_total"] += skin_hair.sum()
+        sums["bg_kept"] += (pred & null).sum()
+        sums["bg_total"] += null.sum()
+        if len(session.groups) > 1:
+            product, _ = mask_from_probabilities(image, probs, session.groups, "product")
+            dom = (classes == dominant_group(classes)) & valid
+            sums["p_inter"] += (product & valid & dom).sum()
+            sums["p_union"] += ((product & valid) | dom).sum()
+            for c, group in enumerate(GARMENT_GROUPS, start=1):
+                mask, _ = mask_from_probabilities(image, probs, session.groups, group)
+                truth_g = (classes == c) & valid
+                sums[f"{group}_inter"] += (mask & valid & truth_g).sum()
+                sums[f"{group}_union"] += ((mask & valid) | truth_g).sum()
+    out = {
+        "model": session.identity,
+        "photos": len(seconds),
+        "garment_iou": sums["g_inter"] / sums["g_union"],
+        "garment_kept": sums["g_inter"] / sums["g_truth"],
+        "skin_hair_kept": sums["sh_kept"] / sums["sh_total"],
+        "background_kept": sums["bg_kept"] / sums["bg_total"],
+        "seconds_per_photo_p50": float(np.median(seconds)),
+    }
+    if "p_union" in sums:
+        out["product_iou"] = sums["p_inter"] / sums["p_union"]
+        out.update({f"{g}_iou": sums[f"{g}_inter"] / sums[f"{g}_union"] for g in GARMENT_GROUPS})
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ccp", type=Path, default=Path("../shared/datasets/ccp"))
+    ap.add_argument("--models", nargs="+", default=["garment", "u2netp"])
+    ap.add_argument("--garment-model", help="ONNX file to evaluate instead of models/garment_u2netp.onnx")
+    ap.add_argument("--limit", type=int)
+    args = ap.parse_args()
+    if args.garment_model:
+        os.environ["GARMENT_MODEL_PATH"] = args.garment_model
+    rows = [evaluate(m, args.ccp, args.limit) for m in args.models]
+    keys = [k for k in rows[0] if k not in ("model",)]
+    print("| metric | " + " | ".join(r["model"] for r in rows) + " |")
+    print("|---|" + "---|" * len(rows))
+    for k in keys:
+        cells = [f"{r[k]:.4f}" if isinstance(r.get(k), float) else str(r.get(k, "—")) for r in rows]
+        print(f"| {k} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
