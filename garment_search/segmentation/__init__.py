@@ -15,7 +15,7 @@ import numpy as np
 
 from garment_search.images import DecodedImage
 from garment_search.segmentation.groups import DEFAULT_KEEP, KEEP_CHOICES
-from garment_search.segmentation.masks import full_resolution_mask, kept_classes
+from garment_search.segmentation.masks import crop_to_mask, full_resolution_mask, kept_classes
 from garment_search.segmentation.sessions import SegmentationSession, new_segmentation_session
 
 __all__ = ["Cutout", "cut_out", "garment_mask", "mask_from_probabilities", "load_segmenter", "KEEP_CHOICES", "DEFAULT_KEEP", "SegmentationSession"]
@@ -44,6 +44,10 @@ class Cutout:
     @property
     def has_garment(self) -> bool:
         return bool(self.mask.any())
+
+    def garment_crop(self) -> np.ndarray:
+        """The cut-out cropped to the kept garment's bounding box (what the embedder sees)."""
+        return crop_to_mask(self.rgb, self.mask)
 
 
 def mask_from_probabilities(image: DecodedImage, probs: np.ndarray, groups: tuple[str, ...], keep: str) -> tuple[np.ndarray, list[str]]:

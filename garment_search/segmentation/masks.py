@@ -78,3 +78,17 @@ def clean_mask(mask: np.ndarray) -> np.ndarray:
     if mask.sum() < MIN_GARMENT_FRACTION * total:
         return np.zeros_like(mask)
     return mask
+
+
+def crop_to_mask(rgb: np.ndarray, mask: np.ndarray, margin: float = 0.04) -> np.ndarray:
+    """The part of ``rgb`` inside the mask's bounding box plus ``margin`` of its size (whole image if empty).
+
+    Embedding the garment's box rather than the whole frame makes a garment the same size to the embedder
+    whether it was shot close up or full length.
+    """
+    ys, xs = np.nonzero(mask)
+    if len(ys) == 0:
+        return rgb
+    h, w = mask.shape
+    my, mx = int((ys.max() - ys.min()) * margin), int((xs.max() - xs.min()) * margin)
+    return rgb[max(0, ys.min() - my): min(h, ys.max() + my + 1), max(0, xs.min() - mx): min(w, xs.max() + mx + 1)]

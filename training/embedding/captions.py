@@ -1,0 +1,67 @@
+"""Caption vocabulary for the embedded fashion model: measured colour names, garment nouns, templates.
+
+Colours are measured, not guessed: the median CIELAB colour of the garment's own pixels (shadows and
+highlights trimmed) is named by the nearest entry of a fashion colour table.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+#: Fashion colour names and a representative sRGB value for each.
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "black": (22, 22, 24), "white": (245, 245, 242), "cream": (238, 228, 200), "beige": (214, 196, 164),
+    "camel": (189, 148, 100), "brown": (105, 68, 42), "mink": (148, 124, 110), "khaki": (166, 156, 110),
+    "olive": (108, 110, 52), "grey": (128, 128, 130), "light grey": (192, 192, 194), "charcoal": (58, 58, 64),
+    "navy blue": (30, 36, 78), "blue": (40, 84, 182), "light blue": (152, 190, 228), "denim blue": (72, 100, 140),
+    "turquoise": (58, 188, 190), "teal": (0, 112, 112), "sea green": (58, 148, 118), "mint": (168, 224, 196),
+    "green": (42, 140, 62), "dark green": (22, 80, 42), "yellow": (240, 214, 62), "mustard": (204, 158, 40),
+    "orange": (240, 128, 40), "coral": (246, 120, 98), "peach": (250, 192, 160), "terracotta": (188, 96, 66),
+    "red": (200, 30, 40), "burgundy": (110, 22, 44), "maroon": (124, 34, 48), "pink": (240, 150, 180),
+    "powder pink": (234, 196, 200), "fuchsia": (220, 40, 142), "purple": (110, 50, 140), "lilac": (200, 162, 210),
+    "lavender": (188, 180, 226), "plum": (110, 50, 80),
+}
+COLOUR_NAMES = tuple(COLOURS)
+_COLOUR_LAB = cv2.cvtColor(np.array([list(COLOURS.values())], dtype=np.uint8), cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+
+#: CCP label name / clothing-small class → caption nouns (first = canonical). Class folder names are included as
+#: nouns so evaluation queries "a photo of a <class>" use words the model has seen.
+NOUNS: dict[str, tuple[str, ...]] = {
+    "blazer": ("blazer", "jacket"), "blouse": ("blouse", "tunic", "top"), "bodysuit": ("bodysuit", "top"),
+    "cape": ("cape",), "cardigan": ("cardigan",), "coat": ("coat",), "dress": ("dress",),
+    "hoodie": ("hoodie", "sweatshirt"), "jacket": ("jacket",), "jeans": ("jeans",), "jumper": ("jumper", "sweater"),
+    "leggings": ("leggings",), "pants": ("trousers", "pants"), "romper": ("romper", "jumpsuit"), "shirt": ("shirt",),
+    "shorts": ("shorts",), "skirt": ("skirt",), "suit": ("suit",), "sweater": ("sweater", "jumper"),
+    "sweatshirt": ("sweatshirt",), "t-shirt": ("t-shirt", "tee"), "top": ("top", "tunic"), "vest": ("vest",),
+    "hat": ("hat",), "longsleeve": ("longsleeve", "long sleeve top", "long sleeve shirt"),
+    "outwear": ("outwear", "jacket", "coat"), "shoes": ("shoes",),
+}
+
+#: Templates: {c} colour, {g} garment noun. Some mention only one of the two.
+TEMPLATES: tuple[str, ...] = (
+    "{c} {g}", "a {c} {g}", "a photo of a {c} {g}", "{g} in {c}", "a {c} coloured {g}", "women's {c} {g}",
+    "a photo of a {g}", "{g}", "{c} clothing", "a {c} garment",
+)
+
+
+def template_mentions(template: str) -> tuple[bool, bool]:
+    return "{c}" in template, "{g}" in template
+
+
+def name_colour(rgb_pixels: np.ndarray) -> int:
+    """Index into COLOUR_NAMES of the garment colour of an N×3 uint8 pixel array."""
+    lab = cv2.cvtColor(rgb_pixels.reshape(1, -1, 3).astype(np.uint8), cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+    lightness = lab[:, 0]
+    lo, hi = np.percentile(lightness, [15, 90])
+    core = lab[(lightness >= lo) & (lightness <= hi)]
+    median = np.median(core if len(core) else lab, axis=0)
+    return int(np.argmin(((_COLOUR_LAB - median) ** 2).sum(axis=1)))
+
+
+def caption(template: str, colour: int, noun: str) -> str:
+    c = COLOUR_NAMES[colour]
+    text = template.format(c=c, g=noun)
+    if text.startswith("a ") and text[2] in "aeiou":
+        text = "an " + text[2:]
+    return text

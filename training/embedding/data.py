@@ -1,0 +1,98 @@
+"""Garment crops with measured colours for contrastive training (CCP 0001–0600 and clothing-small train/).
+
+CCP: every garment label region large enough, its own pixels kept and everything else black — exactly what
+remove_bg answers — cropped to its box. clothing-small: photos of garments on floors, beds and hangers, cut out
+with our garment segmentation when it finds the garment (else kept whole) and cropped the same way.
+The crops are cached in one .npz so a resumed run does not redo them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from garment_search.images import load_image_file
+from garment_search.segmentation import garment_mask
+from garment_search.segmentation.groups import CCP_GROUP_LABELS
+from garment_search.segmentation.masks import crop_to_mask
+from training.embedding.captions import NOUNS, name_colour
+
+CROP = 176  # stored square size; training crops 160 out of it
+MIN_REGION = 0.015  # CCP regions smaller than this share of the photo are skipped
+
+
+@dataclass
+class Crops:
+    images: np.ndarray  # N×CROP×CROP×3 uint8, black padded
+    colours: np.ndarray  # N colour indices
+    kinds: list[str]  # N keys of NOUNS
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(path, images=self.images, colours=self.colours, kinds=np.array(self.kinds))
+
+    @classmethod
+    def load(cls, path: Path) -> "Crops":
+        z = np.load(path)
+        return cls(z["images"], z["colours"], [str(k) for k in z["kinds"]])
+
+    def __add__(self, other: "Crops") -> "Crops":
+        return Crops(np.concatenate([self.images, other.images]), np.concatenate([self.colours, other.colours]),
+                     self.kinds + other.kinds)
+
+
+def square(rgb: np.ndarray, size: int = CROP) -> np.ndarray:
+    """Resize the longest side to ``size`` and pad with black (as open_clip's 'longest' preprocessing does)."""
+    h, w = rgb.shape[:2]
+    scale = size / max(h, w)
+    im = Image.fromarray(rgb).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BICUBIC)
+    out = np.zeros((size, size, 3), np.uint8)
+    y, x = (size - im.height) // 2, (size - im.width) // 2
+    out[y:y + im.height, x:x + im.width] = np.asarray(im)
+    return out
+
+
+def ccp_crops(root: Path, ids: range) -> Crops:
+    names = {int(k): v for k, v in json.loads((root / "label_names.json").read_text()).items()}
+    garments = {i for i, n in names.items() if any(n in labels for labels in CCP_GROUP_LABELS.values())}
+    images, colours, kinds = [], [], []
+    for i in tqdm(ids, desc="CCP crops"):
+        img_path, lab_path = root / "images" / f"{i:04d}.jpg", root / "labels" / f"{i:04d}.png"
+        if not (img_path.exists() and lab_path.exists()):
+            continue
+        rgb = np.asarray(Image.open(img_path).convert("RGB"))
+        lab = np.asarray(Image.open(lab_path))
+        for label in sorted(set(np.unique(lab)) & garments):
+            mask = lab == label
+            if mask.mean() < MIN_REGION:
+                continue
+            cut = np.where(mask[..., None], rgb, 0).astype(np.uint8)
+            images.append(square(crop_to_mask(cut, mask)))
+            colours.append(name_colour(rgb[mask]))
+            kinds.append(names[int(label)])
+    return Crops(np.stack(images), np.array(colours), kinds)
+
+
+def clothing_crops(root: Path, segmenter) -> Crops:
+    images, colours, kinds = [], [], []
+    files = sorted((d.name, f) for d in root.iterdir() if d.is_dir() for f in d.iterdir())
+    for kind, path in tqdm(files, desc="clothing-small crops"):
+        if kind not in NOUNS:
+            continue
+        try:
+            image = load_image_file(path)
+        except Exception:  # noqa: BLE001 - a broken photo is skipped, not fatal
+            continue
+        rgb = np.asarray(image.rgb)
+        mask, _ = garment_mask(image, segmenter, "garments")
+        if mask.mean() < 0.05:  # segmentation did not find the garment: keep the photo as it is
+            mask = np.ones(mask.shape, bool)
+        cut = np.where(mask[..., None], rgb, 0).astype(np.uint8)
+        images.append(square(crop_to_mask(cut, mask)))
+        colours.append(name_colour(rgb[mask]))
+        kinds.append(kind)
+    return Crops(np.stack(images), np.array(colours), kinds)
