@@ -18,7 +18,7 @@ from garment_search.segmentation.groups import DEFAULT_KEEP, KEEP_CHOICES
 from garment_search.segmentation.masks import crop_to_mask, full_resolution_mask, kept_classes
 from garment_search.segmentation.sessions import SegmentationSession, new_segmentation_session
 
-__all__ = ["Cutout", "cut_out", "garment_mask", "mask_from_probabilities", "load_segmenter", "KEEP_CHOICES", "DEFAULT_KEEP", "SegmentationSession"]
+__all__ = ["Cutout", "cut_out", "embedding_view", "garment_mask", "mask_from_probabilities", "load_segmenter", "KEEP_CHOICES", "DEFAULT_KEEP", "SegmentationSession"]
 
 _sessions: dict[str, SegmentationSession] = {}
 _lock = threading.Lock()
@@ -71,3 +71,14 @@ def cut_out(image: DecodedImage, segmenter: SegmentationSession, keep: str = DEF
     mask, kept = garment_mask(image, segmenter, keep)
     rgb = np.asarray(image.rgb)
     return Cutout(np.where(mask[..., None], rgb, np.uint8(0)), mask, kept)
+
+
+def embedding_view(image: DecodedImage, segmenter: SegmentationSession, keep: str = DEFAULT_KEEP):
+    """What the embedder sees of a catalogue photo: the cut-out cropped to the garment, or — when no garment
+    is found (a size chart) — the original photo. Returns ``(PIL image, no_garment)``."""
+    from PIL import Image
+
+    cutout = cut_out(image, segmenter, keep)
+    if cutout.has_garment:
+        return Image.fromarray(cutout.garment_crop()), False
+    return image.rgb, True

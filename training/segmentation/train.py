@@ -65,6 +65,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--head-lr-mult", type=float, default=10.0)
     ap.add_argument("--height", type=int, default=256)
     ap.add_argument("--width", type=int, default=192)
     ap.add_argument("--save-every", type=int, default=15)
@@ -83,8 +84,11 @@ def main() -> None:
     model = build_model(args.u2netp)
     for p in model.stage1.parameters():  # low-level full-resolution features stay as pretrained: ~25% faster steps
         p.requires_grad = False
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
+    # The class heads start as copies of one saliency head: a higher rate lets them split into groups quickly.
+    head = [p for m in (model.sides, model.outconv) for p in m.parameters()]
+    body = [p for p in model.parameters() if p.requires_grad and all(p is not h for h in head)]
+    opt = torch.optim.AdamW([{"params": body, "lr": args.lr}, {"params": head, "lr": args.lr * args.head_lr_mult}],
+                            weight_decay=1e-4)
     steps_per_epoch = len(train) // args.batch
     total = steps_per_epoch * args.epochs
     warmup = 30
@@ -95,8 +99,12 @@ def main() -> None:
     if ckpt_path.exists():
         ckpt = torch.load(ckpt_path, weights_only=False)
         model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["opt"])
-        sched.load_state_dict(ckpt["sched"])
+        try:
+            opt.load_state_dict(ckpt["opt"])
+        except ValueError:  # optimiser layout changed between runs: keep the weights, restart its moments
+            print("optimiser state not compatible; starting it afresh", flush=True)
+        sched.last_epoch = ckpt["step"] - 1  # step() below sets the rate for this step
+        sched.step()
         step = ckpt["step"]
         print(f"resumed at step {step}/{total}", flush=True)
 
@@ -122,7 +130,7 @@ def main() -> None:
             sched.step()
             step += 1
             seen += len(idx)
-            running = 0.9 * running + 0.1 * float(loss) if running else float(loss)
+            running = 0.9 * running + 0.1 * loss.item() if running else loss.item()
             if step % 5 == 0:
                 rate = seen / (time.time() - t0)
                 eta = (total - step) * args.batch / rate / 60

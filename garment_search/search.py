@@ -1,0 +1,90 @@
+"""Rank products for a text query: cosine similarity to each photo, a product scores its best photo.
+
+Loaded once per process; safe under concurrent requests (read-only arrays, a locked LRU of query vectors).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from garment_search.embedding import Embedder
+from garment_search.index_file import IndexFile, InvalidIndex
+
+
+@dataclass(frozen=True)
+class Hit:
+    product_name: str
+    url: str
+    score: float
+
+    def to_json(self) -> dict:
+        return {"product_name": self.product_name, "url": self.url, "score": self.score}
+
+
+class ProductIndex:
+    """Index rows grouped by product so a query costs one matrix-vector product and one segmented max."""
+
+    def __init__(self, index: IndexFile) -> None:
+        if len(index) == 0:
+            raise InvalidIndex("the index has no photos")
+        order = sorted(range(len(index)), key=lambda i: (index.products[i], index.paths[i]))
+        self.embeddings = np.ascontiguousarray(index.embeddings[order], dtype=np.float32)
+        products = [index.products[i] for i in order]
+        self.paths = [index.paths[i] for i in order]
+        self.starts = np.array([i for i in range(len(products)) if i == 0 or products[i] != products[i - 1]])
+        self.names = [products[i] for i in self.starts]
+        self.model = index.model
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def top(self, query: np.ndarray, n: int) -> list[Hit]:
+        """The ``n`` best products, score descending, ties by product name."""
+        sims = self.embeddings @ query.astype(np.float32)
+        best = np.maximum.reduceat(sims, self.starts)
+        n = min(n, len(best))
+        rounded = np.round(best.astype(np.float64), 4)
+        if n < len(best):  # shortlist: everything scoring at least the n-th best (ties kept for the name order)
+            cut = np.partition(rounded, len(best) - n)[len(best) - n]
+            candidates = np.nonzero(rounded >= cut)[0]
+        else:
+            candidates = np.arange(len(best))
+        ranked = sorted(candidates, key=lambda p: (-rounded[p], self.names[p]))[:n]
+        hits = []
+        for p in ranked:
+            stop = self.starts[p + 1] if p + 1 < len(self.starts) else len(sims)
+            row = self.starts[p] + int(np.argmax(sims[self.starts[p]:stop]))
+            hits.append(Hit(self.names[p], self.paths[row], float(rounded[p])))
+        return hits
+
+
+class Searcher:
+    """Text query → products, with an LRU cache of query embeddings."""
+
+    def __init__(self, index: IndexFile, embedder: Embedder, cache_size: int = 1024) -> None:
+        if index.model != embedder.identity:
+            raise InvalidIndex(f"the index was built with {index.model}, not the configured model {embedder.identity}")
+        self.products = ProductIndex(index)
+        self.embedder = embedder
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def query_vector(self, text: str) -> np.ndarray:
+        with self._lock:
+            if text in self._cache:
+                self._cache.move_to_end(text)
+                return self._cache[text]
+        vector = self.embedder.encode_text(text)
+        with self._lock:
+            self._cache[text] = vector
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return vector
+
+    def search(self, text: str, n: int) -> list[Hit]:
+        return self.products.top(self.query_vector(text), n)
