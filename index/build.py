@@ -112,6 +112,9 @@ def build(images: str, out: str, keep: str = DEFAULT_KEEP, shard: tuple[int, int
     bar.close()
     elapsed = time.perf_counter() - start
     rows.sort(key=lambda r: r[1])
+    if previous is not None and reused == len(rows) == len(previous) and reusable:
+        print(f"{out} is up to date ({len(rows)} photos)", file=sys.stderr)
+        return previous
     index.products = [r[0] for r in rows]
     index.paths = [r[1] for r in rows]
     index.digests = [r[2] for r in rows]
@@ -128,13 +131,15 @@ def build(images: str, out: str, keep: str = DEFAULT_KEEP, shard: tuple[int, int
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", required=True, help="catalogue folder (local or gs://), one sub-folder per product")
-    ap.add_argument("--out", required=True, help="index file to write (local or gs://)")
+    ap.add_argument("--out", required=True, help="index file to write (local or gs://); {shard} → shard index")
     ap.add_argument("--keep", default=DEFAULT_KEEP, choices=KEEP_CHOICES, help="mask mode, as remove_bg's keep")
     ap.add_argument("--shard", type=parse_shard, default=None, help="I/N: build only the I-th of N parts")
     ap.add_argument("--batch", type=int, default=16, help="images per embedding batch")
     ap.add_argument("--path-root", help="spell the catalogue root like this in stored paths (e.g. sample)")
     args = ap.parse_args(argv)
-    build(args.images, args.out, args.keep, args.shard or parse_shard(None), args.batch, path_root=args.path_root)
+    shard = args.shard or parse_shard(None)
+    out = args.out.replace("{shard}", str(shard[0]))  # one --out for every task of a Cloud Run Job
+    build(args.images, out, args.keep, shard, args.batch, path_root=args.path_root)
 
 
 if __name__ == "__main__":

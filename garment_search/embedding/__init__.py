@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from garment_search.config import MODELS_DIR
-from garment_search.segmentation.sessions import file_digest
+from garment_search.identity import file_digest
 
 CONFIG_DIR = Path(__file__).resolve().parent / "model_configs"
 EMBEDDED_MODEL = "garment-minilm-resnet18"

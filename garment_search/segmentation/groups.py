@@ -28,6 +28,11 @@ CCP_GROUP_LABELS: dict[int, tuple[str, ...]] = {
 #: CCP label names counted as skin or hair by the evaluation.
 CCP_SKIN_HAIR: tuple[str, ...] = ("skin", "hair")
 
+#: Garment families for keep="product": the displayed product is the family covering most of the photo.
+#: Upper and one-piece are one family: a long tunic sits between a top and a dress, and the model may label its
+#: top half "upper" and its hem "one-piece"; trousers and skirts under it stay a separate family.
+PRODUCT_FAMILIES: tuple[tuple[int, ...], ...] = ((UPPER, ONE_PIECE), (LOWER,))
+
 #: Values of remove_bg's "keep" field.
 KEEP_CHOICES: tuple[str, ...] = ("product", "garments", *GARMENT_GROUPS)
 DEFAULT_KEEP = "product"

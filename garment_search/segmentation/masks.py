@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from garment_search.segmentation.groups import UPPER
+from garment_search.segmentation.groups import PRODUCT_FAMILIES
 
 #: A mask smaller than this share of the image means "no garment" (answer all black).
 MIN_GARMENT_FRACTION = 0.005
@@ -22,10 +22,10 @@ MAX_HOLE_FRACTION = 0.0005
 
 
 def kept_classes(probs: np.ndarray, groups: tuple[str, ...], keep: str) -> list[int]:
-    """Class channels to keep: ``garments`` = all, a group name = that group, ``product`` = the dominant group.
+    """Class channels to keep: ``garments`` = all, a group name = that group, ``product`` = the dominant family.
 
-    The dominant group is the one with the most pixels (argmax), ties going to the first group (upper).
-    A model with one group (the person baseline) keeps it whatever is asked.
+    The dominant family (``PRODUCT_FAMILIES``) is the one with the most pixels (argmax), ties going to the
+    first (upper + one-piece). A model with one group (the person baseline) keeps it whatever is asked.
     """
     all_groups = list(range(1, len(groups) + 1))
     if keep == "garments" or len(groups) == 1:
@@ -33,9 +33,8 @@ def kept_classes(probs: np.ndarray, groups: tuple[str, ...], keep: str) -> list[
     if keep in groups:
         return [groups.index(keep) + 1]
     labels = probs.argmax(0)
-    areas = [(int((labels == c).sum()), -c) for c in all_groups]
-    best_area, neg_c = max(areas)
-    return [-neg_c] if best_area > 0 else [UPPER]
+    areas = [int(np.isin(labels, family).sum()) for family in PRODUCT_FAMILIES]
+    return list(PRODUCT_FAMILIES[int(np.argmax(areas))])
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:

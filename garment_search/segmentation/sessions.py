@@ -7,7 +7,6 @@ are rembg ``BaseSession`` subclasses, so ``rembg.remove(img, session=...)`` work
 
 from __future__ import annotations
 
-import hashlib
 import os
 from functools import cached_property
 from pathlib import Path
@@ -19,20 +18,12 @@ from rembg.sessions.base import BaseSession
 from rembg.sessions.u2netp import U2netpSession
 
 from garment_search.config import MODEL_CACHE_DIR, MODELS_DIR
+from garment_search.identity import file_digest
 from garment_search.segmentation.groups import GARMENT_GROUPS
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 GARMENT_MODEL_FILE = MODELS_DIR / "garment_u2netp.onnx"
-
-
-def file_digest(path: str | Path, length: int = 12) -> str:
-    """Short sha256 of a weights file: part of every model identity string."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:length]
 
 
 def _normalise(rgb: Image.Image, size: tuple[int, int]) -> np.ndarray:

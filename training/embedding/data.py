@@ -22,7 +22,7 @@ from garment_search.segmentation.groups import CCP_GROUP_LABELS
 from garment_search.segmentation.masks import crop_to_mask
 from training.embedding.captions import NOUNS, name_colour
 
-CROP = 176  # stored square size; training crops 160 out of it
+CROP = 144  # stored square size; training crops 128 out of it
 MIN_REGION = 0.015  # CCP regions smaller than this share of the photo are skipped
 
 

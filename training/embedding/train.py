@@ -22,12 +22,13 @@ import torch
 import torch.nn.functional as F
 
 from garment_search.embedding import EMBEDDED_MODEL, EMBEDDED_WEIGHTS, register_embedded_configs
+from training.checkpoint import Checkpoint
 from training.embedding.captions import NOUNS, TEMPLATES, caption, template_mentions
 from training.embedding.data import Crops, ccp_crops, clothing_crops
 
 MEAN = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(1, 3, 1, 1)
 STD = torch.tensor([0.26862954, 0.26130258, 0.27577711]).view(1, 3, 1, 1)
-SIZE = 160
+SIZE = 128
 
 
 def build_crops(args) -> Crops:
@@ -109,10 +110,15 @@ def main() -> None:
     ap.add_argument("--save-every", type=int, default=10)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--prepare-only", action="store_true", help="build the crop cache and stop")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     args.run.mkdir(parents=True, exist_ok=True)
+
+    if args.prepare_only:
+        print(f"{len(build_crops(args).kinds)} crops cached in {args.run / 'crops.npz'}", flush=True)
+        return
 
     import open_clip
 
@@ -151,19 +157,8 @@ def main() -> None:
     total = steps_per_epoch * args.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / 50) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(s, total) / total))))
-    ckpt_path, step = args.run / "checkpoint.pt", 0
-    if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, weights_only=False)
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["opt"])
-        sched.load_state_dict(ckpt["sched"])
-        step = ckpt["step"]
-        print(f"resumed at step {step}/{total}", flush=True)
-
-    def save() -> None:
-        tmp = ckpt_path.with_suffix(".tmp")
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step}, tmp)
-        tmp.replace(ckpt_path)
+    checkpoint = Checkpoint(args.run / "checkpoint.pt", model, opt, sched)
+    step = checkpoint.resume()
 
     model.train()
     model.text.transformer.eval()
@@ -198,8 +193,8 @@ def main() -> None:
                       f"scale {model.logit_scale.exp().item():.1f} {rate:.1f} img/s "
                       f"eta {(total - step) * args.batch / rate / 60:.0f} min", flush=True)
             if step % args.save_every == 0:
-                save()
-        save()
+                checkpoint.save(step)
+        checkpoint.save(step)
     export(model, args.out)
 
 

@@ -6,7 +6,8 @@
 Every number is pooled over the photos (sum of intersections / sum of unions or of label pixels). Pixels whose
 original is nearly black (max channel < 40) are ignored: a black garment on black is invisible in the answer.
 - garment IoU, garment kept, skin+hair kept, background (null label) kept: the ``garments`` mask
-- product IoU: the ``product`` mask against the labelled dominant group (most pixels, ties to upper)
+- product IoU: the ``product`` mask against the labelled dominant family (upper+one-piece or lower, most pixels,
+  ties to upper+one-piece — see groups.PRODUCT_FAMILIES); also against the single dominant labelled group
 - <group> IoU: the mask for ``keep=<group>`` against that group's labels
 """
 
@@ -24,7 +25,7 @@ from PIL import Image
 
 from garment_search.images import load_image_file
 from garment_search.segmentation import mask_from_probabilities
-from garment_search.segmentation.groups import CCP_SKIN_HAIR, GARMENT_GROUPS
+from garment_search.segmentation.groups import CCP_SKIN_HAIR, GARMENT_GROUPS, PRODUCT_FAMILIES
 from garment_search.segmentation.sessions import new_segmentation_session
 from training.segmentation.data import VAL_IDS, ccp_class_table, ccp_files
 
@@ -34,6 +35,11 @@ DARK_THRESHOLD = 40
 def dominant_group(classes: np.ndarray) -> int:
     areas = [int((classes == c).sum()) for c in range(1, len(GARMENT_GROUPS) + 1)]
     return int(np.argmax(areas)) + 1  # argmax picks the first of equals: upper wins ties
+
+
+def dominant_family(classes: np.ndarray) -> tuple[int, ...]:
+    areas = [int(np.isin(classes, family).sum()) for family in PRODUCT_FAMILIES]
+    return PRODUCT_FAMILIES[int(np.argmax(areas))]
 
 
 def evaluate(model: str, ccp: Path, limit: int | None = None) -> dict[str, float]:
@@ -65,9 +71,12 @@ def evaluate(model: str, ccp: Path, limit: int | None = None) -> dict[str, float
         sums["bg_total"] += null.sum()
         if len(session.groups) > 1:
             product, _ = mask_from_probabilities(image, probs, session.groups, "product")
+            fam = np.isin(classes, dominant_family(classes)) & valid
+            sums["p_inter"] += (product & valid & fam).sum()
+            sums["p_union"] += ((product & valid) | fam).sum()
             dom = (classes == dominant_group(classes)) & valid
-            sums["p_inter"] += (product & valid & dom).sum()
-            sums["p_union"] += ((product & valid) | dom).sum()
+            sums["p1_inter"] += (product & valid & dom).sum()
+            sums["p1_union"] += ((product & valid) | dom).sum()
             for c, group in enumerate(GARMENT_GROUPS, start=1):
                 mask, _ = mask_from_probabilities(image, probs, session.groups, group)
                 truth_g = (classes == c) & valid
@@ -84,6 +93,7 @@ def evaluate(model: str, ccp: Path, limit: int | None = None) -> dict[str, float
     }
     if "p_union" in sums:
         out["product_iou"] = sums["p_inter"] / sums["p_union"]
+        out["product_iou_vs_single_group"] = sums["p1_inter"] / sums["p1_union"]
         out.update({f"{g}_iou": sums[f"{g}_inter"] / sums[f"{g}_union"] for g in GARMENT_GROUPS})
     return out
 

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from garment_search.segmentation.groups import CLASS_NAMES
+from training.checkpoint import Checkpoint
 from training.segmentation.data import TRAIN_IDS, VAL_IDS, CCPSegmentation
 from training.segmentation.u2netp import U2NetP, load_onnx_weights, widen_head
 
@@ -95,24 +96,8 @@ def main() -> None:
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) * (0.03 + 0.97 * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     )
-    step = 0
-    if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, weights_only=False)
-        model.load_state_dict(ckpt["model"])
-        try:
-            opt.load_state_dict(ckpt["opt"])
-        except ValueError:  # optimiser layout changed between runs: keep the weights, restart its moments
-            print("optimiser state not compatible; starting it afresh", flush=True)
-        sched.last_epoch = ckpt["step"] - 1  # step() below sets the rate for this step
-        sched.step()
-        step = ckpt["step"]
-        print(f"resumed at step {step}/{total}", flush=True)
-
-    def save() -> None:
-        tmp = ckpt_path.with_suffix(".tmp")
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                    "step": step, "args": vars(args) | {"ccp": str(args.ccp), "run": str(args.run)}}, tmp)
-        tmp.replace(ckpt_path)
+    checkpoint = Checkpoint(ckpt_path, model, opt, sched)
+    step = checkpoint.resume()
 
     model.train()
     t0, seen, running = time.time(), 0, 0.0
@@ -137,8 +122,8 @@ def main() -> None:
                 print(f"epoch {epoch + 1}/{args.epochs} step {step}/{total} loss {running:.4f} "
                       f"lr {sched.get_last_lr()[0]:.2e} {rate:.2f} img/s eta {eta:.0f} min", flush=True)
             if step % args.save_every == 0:
-                save()
-        save()
+                checkpoint.save(step)
+        checkpoint.save(step)
         if (epoch + 1) % 2 == 0 or step >= total:
             metrics = validation_iou(model, val)
             print(f"epoch {epoch + 1} validation " + " ".join(f"{k} {v:.4f}" for k, v in metrics.items()), flush=True)
