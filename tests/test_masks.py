@@ -1,0 +1,100 @@
+"""From class probabilities to masks: which groups are kept, edges at full resolution, islands and holes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+from garment_search.images import DecodedImage
+from garment_search.segmentation import mask_from_probabilities
+from garment_search.segmentation.groups import GARMENT_GROUPS
+from garment_search.segmentation.masks import clean_mask, crop_to_mask, full_resolution_mask, kept_classes
+
+
+def probs_from_labels(labels: np.ndarray, confidence: float = 0.9) -> np.ndarray:
+    probs = np.full((4, *labels.shape), (1 - confidence) / 3, np.float32)
+    for c in range(4):
+        probs[c][labels == c] = confidence
+    return probs
+
+
+def test_product_is_the_dominant_family():
+    labels = np.zeros((40, 30), int)
+    labels[5:20] = 1  # upper: 15 rows
+    labels[20:24] = 3  # one-piece hem of the same tunic: 4 rows
+    labels[24:40] = 2  # trousers: 16 rows, more than upper alone, fewer than upper + one-piece
+    assert kept_classes(probs_from_labels(labels), GARMENT_GROUPS, "product") == [1, 3]
+
+
+def test_product_is_lower_when_lower_dominates():
+    labels = np.zeros((40, 30), int)
+    labels[5:10] = 1
+    labels[10:40] = 2
+    assert kept_classes(probs_from_labels(labels), GARMENT_GROUPS, "product") == [2]
+
+
+def test_tie_goes_to_upper_family():
+    labels = np.zeros((40, 30), int)
+    labels[0:10] = 1
+    labels[10:20] = 2
+    assert kept_classes(probs_from_labels(labels), GARMENT_GROUPS, "product") == [1, 3]
+
+
+@pytest.mark.parametrize("keep,expected", [("garments", [1, 2, 3]), ("upper", [1]), ("lower", [2]), ("one-piece", [3])])
+def test_explicit_keep(keep, expected):
+    labels = np.zeros((10, 10), int)
+    assert kept_classes(probs_from_labels(labels), GARMENT_GROUPS, keep) == expected
+
+
+def test_single_group_model_keeps_its_group_whatever_is_asked():
+    probs = np.stack([np.full((5, 5), 0.3), np.full((5, 5), 0.7)])
+    assert kept_classes(probs, ("person",), "lower") == [1]
+
+
+def test_edges_follow_the_photo_at_full_resolution():
+    """A blurry low-resolution map of a sharp square snaps to the square's edge in the full-size photo."""
+    rgb = np.zeros((800, 600, 3), np.uint8)
+    rgb[203:597, 151:449] = (200, 60, 60)  # edges deliberately off the low-res grid
+    truth = rgb[..., 0] > 0
+    low = np.asarray(Image.fromarray(truth.astype(np.uint8) * 255).resize((48, 64), Image.Resampling.BILINEAR))
+    low = np.asarray(Image.fromarray(low).filter(ImageFilter.GaussianBlur(1.5)))
+    mask = full_resolution_mask(low.astype(np.float32) / 255.0, rgb)
+    wrong = mask ^ truth
+    assert wrong.mean() < 0.003  # within a couple of pixels along the edge
+    # no halo: nothing outside the square more than 2 px away is kept
+    halo = mask & ~np.pad(truth[2:-2, 2:-2], 2, constant_values=False)
+    assert not halo[:, :140].any() and not halo[:195].any()
+
+
+def test_clean_mask_drops_islands_and_fills_pin_holes():
+    mask = np.zeros((400, 400), bool)
+    mask[100:300, 100:300] = True
+    mask[200, 200] = False  # pin hole
+    mask[10:12, 10:12] = True  # speck
+    cleaned = clean_mask(mask)
+    assert cleaned[200, 200] and not cleaned[10:12, 10:12].any() and cleaned[150, 150]
+
+
+def test_almost_empty_mask_becomes_empty():
+    mask = np.zeros((400, 400), bool)
+    mask[10:20, 10:20] = True  # 0.06% of the photo
+    assert not clean_mask(mask).any()
+
+
+def test_transparent_pixels_are_never_kept():
+    rgb = Image.new("RGB", (60, 80), (120, 30, 30))
+    alpha = np.full((80, 60), 255, np.uint8)
+    alpha[:, :30] = 0
+    probs = probs_from_labels(np.ones((64, 48), int))
+    mask, kept = mask_from_probabilities(DecodedImage(rgb, alpha), probs, GARMENT_GROUPS, "garments")
+    assert kept == ["upper", "lower", "one-piece"] and not mask[:, :30].any() and mask[:, 31:].all()
+
+
+def test_crop_to_mask_is_the_bounding_box_with_margin():
+    rgb = np.arange(100 * 100 * 3, dtype=np.uint32).reshape(100, 100, 3)
+    mask = np.zeros((100, 100), bool)
+    mask[20:70, 30:60] = True
+    crop = crop_to_mask(rgb, mask, margin=0.1)
+    assert crop.shape[:2] == (49 + 2 * 4 + 1, 29 + 2 * 2 + 1)
+    assert crop_to_mask(rgb, np.zeros_like(mask)).shape == rgb.shape
