@@ -32,7 +32,7 @@ def searcher() -> Searcher:
     with _lock:
         if _searcher is None:
             try:
-                _searcher = Searcher(IndexFile.load(INDEX_PATH), Embedder())
+                _searcher = Searcher(IndexFile.load(INDEX_PATH), Embedder().load())
             except (InvalidIndex, EmbedderUnavailable, OSError) as exc:
                 raise Unavailable(f"The search index is unusable: {exc}") from None
         return _searcher
