@@ -13,7 +13,7 @@ from conftest import load_function
 from garment_search.index_file import IndexFile
 from garment_search.search import ProductIndex
 from index import build as index_build
-from test_index import embedder, make_catalogue  # noqa: F401 - shared fixtures
+from test_index import embedder, gcs_emulator, make_catalogue  # noqa: F401 - shared fixtures
 from test_remove_bg_http import start_function
 
 
@@ -162,3 +162,11 @@ def test_search_over_real_http(search_index):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_index_on_cloud_storage(search_fn, search_index, gcs_emulator, monkeypatch):  # noqa: F811
+    gcs_emulator.write_bytes("gs://shop/index/tiny.npz", search_index.read_bytes())
+    monkeypatch.setattr(search_fn.module, "INDEX_PATH", "gs://shop/index/tiny.npz")
+    monkeypatch.setattr(search_fn.module, "_searcher", None)
+    resp = ask(search_fn.app.test_client(), {"text": "tunic", "n": 2})
+    assert resp.status_code == 200 and len(resp.get_json()) == 2
