@@ -34,3 +34,12 @@ class Checkpoint:
         torch.save({"model": self.model.state_dict(), "opt": self.opt.state_dict(),
                     "sched": self.sched.state_dict(), "step": step}, tmp)
         tmp.replace(self.path)
+
+
+def optimiser_step(loss: torch.Tensor, opt: torch.optim.Optimizer, sched) -> float:
+    """One update of both training scripts: backward, optimiser and schedule step; the loss as a float."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    sched.step()
+    return loss.item()

@@ -11,7 +11,7 @@ import threading
 import flask
 import functions_framework
 
-from garment_search.config import REPO_ROOT
+from garment_search.config import REPO_ROOT, Settings
 from garment_search.embedding import Embedder, EmbedderUnavailable
 from garment_search.errors import BadRequest, Unavailable
 from garment_search.http import json_response, read_json_object, request_scope, require_post
@@ -20,7 +20,7 @@ from garment_search.search import Searcher
 
 INDEX_PATH = os.environ.get("INDEX_PATH") or str(REPO_ROOT / "index" / "sample.npz")
 DEFAULT_N, MAX_N, MAX_TEXT = 5, 1000, 1000
-MAX_REQUEST_BYTES = int(os.environ.get("MAX_REQUEST_BYTES") or 64 * 1024)
+MAX_REQUEST_BYTES = Settings.from_env().max_request_bytes
 
 _searcher: Searcher | None = None
 _lock = threading.Lock()

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from garment_search.embedding import EMBEDDED_MODEL, EMBEDDED_WEIGHTS, register_embedded_configs
-from training.checkpoint import Checkpoint
+from training.checkpoint import Checkpoint, optimiser_step
 from training.embedding.captions import NOUNS, TEMPLATES, caption, template_mentions
 from training.embedding.data import Crops, ccp_crops, clothing_crops
 
@@ -180,13 +180,10 @@ def main() -> None:
             loss_i = -(F.log_softmax(logits, 1) * fits / fits.sum(1, keepdim=True)).sum(1).mean()
             loss_t = -(F.log_softmax(logits.T, 1) * fits.T / fits.T.sum(1, keepdim=True)).sum(1).mean()
             loss = (loss_i + loss_t) / 2
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
+            value = optimiser_step(loss, opt, sched)
             step += 1
             seen += len(idx)
-            running = 0.9 * running + 0.1 * loss.item() if running else loss.item()
+            running = 0.9 * running + 0.1 * value if running else value
             if step % 5 == 0:
                 rate = seen / (time.time() - t0)
                 print(f"epoch {epoch + 1}/{args.epochs} step {step}/{total} loss {running:.4f} "

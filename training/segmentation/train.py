@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from garment_search.segmentation.groups import CLASS_NAMES
-from training.checkpoint import Checkpoint
+from training.checkpoint import Checkpoint, optimiser_step
 from training.segmentation.data import TRAIN_IDS, VAL_IDS, CCPSegmentation
 from training.segmentation.u2netp import U2NetP, load_onnx_weights, widen_head
 
@@ -109,13 +109,10 @@ def main() -> None:
             idx = order[b * args.batch:(b + 1) * args.batch]
             xs, ys = zip(*(train[int(i)] for i in idx))
             loss = segmentation_loss(model(torch.stack(xs)), torch.stack(ys))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
+            value = optimiser_step(loss, opt, sched)
             step += 1
             seen += len(idx)
-            running = 0.9 * running + 0.1 * loss.item() if running else loss.item()
+            running = 0.9 * running + 0.1 * value if running else value
             if step % 5 == 0:
                 rate = seen / (time.time() - t0)
                 eta = (total - step) * args.batch / rate / 60
