@@ -44,7 +44,7 @@ def parse_request(body: dict) -> tuple[str, str]:
 @functions_framework.http
 def remove_bg(request: flask.Request) -> flask.Response:
     with request_scope("remove_bg", request) as log:
-        if request.method == "GET" and request.path == "/":
+        if request.method == "GET":
             log["response"] = json_response(describe())
             return log["response"]
         require_post(request)

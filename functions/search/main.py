@@ -54,7 +54,7 @@ def parse_request(body: dict) -> tuple[str, int]:
 @functions_framework.http
 def search(request: flask.Request) -> flask.Response:
     with request_scope("search", request) as log:
-        if request.method == "GET" and request.path == "/":
+        if request.method == "GET":
             s = searcher()
             log["response"] = json_response({
                 "service": "search", "usage": 'POST {"text": "pastel coloured tunic", "n": 5}',
