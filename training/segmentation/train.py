@@ -1,7 +1,7 @@
 """Fine-tune u2netp into the garment-group model (background / upper / lower / one-piece) on CCP.
 
     python -m training.segmentation.train --ccp ../shared/datasets/ccp --run training/runs/seg --epochs 12
-    python -m training.segmentation.train --run training/runs/seg2 --init training/runs/seg/final.pt --epochs 10 --lr 2e-4
+    python -m training.segmentation.train --run training/runs/seg2 --init training/runs/seg/final.pt --epochs 7 --lr 2e-4
 
 The second command continues from the first run's weights with a fresh schedule (what the shipped model did).
 
