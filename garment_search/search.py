@@ -33,13 +33,26 @@ class Hit:
         return {"product_name": self.product_name, "url": self.url, "score": self.score}
 
 
+def _ranked_rows(index: IndexFile) -> list[int]:
+    """Rows that represent their product in rankings.
+
+    A photo without any garment (a size chart, a label close-up) is not a picture of the product: embedded as
+    is, it matches many queries a little and, since a product scores its best photo, lifts its product for
+    all of them. Such rows are left out whenever the product has a photo with a garment; a product with none
+    keeps them, so every product stays findable.
+    """
+    no_garment = index.no_garment or [False] * len(index)
+    with_garment = {p for p, flag in zip(index.products, no_garment) if not flag}
+    return [i for i in range(len(index)) if not no_garment[i] or index.products[i] not in with_garment]
+
+
 class ProductIndex:
     """Index rows grouped by product so a query costs one matrix-vector product and one segmented max."""
 
     def __init__(self, index: IndexFile) -> None:
         if len(index) == 0:
             raise InvalidIndex("the index has no photos")
-        order = sorted(range(len(index)), key=lambda i: (index.products[i], index.paths[i]))
+        order = sorted(_ranked_rows(index), key=lambda i: (index.products[i], index.paths[i]))
         self.embeddings = np.ascontiguousarray(index.embeddings[order], dtype=np.float32)
         products = [index.products[i] for i in order]
         self.paths = [index.paths[i] for i in order]

@@ -66,6 +66,7 @@ def test_score_is_best_photo_similarity(client, search_index, embedder):  # noqa
     sims = index.embeddings @ query
     for hit in ask(client, {"text": "orange checked shirt", "n": 3}).get_json():
         rows = [i for i, p in enumerate(index.products) if p == hit["product_name"]]
+        rows = [i for i in rows if not index.no_garment[i]] or rows  # size charts do not represent a product
         best = max(rows, key=lambda i: sims[i])
         assert hit["url"] == index.paths[best]
         assert hit["score"] == pytest.approx(round(float(sims[best]), 4), abs=1e-4)
@@ -151,6 +152,16 @@ def test_ties_break_by_product_name():
                     ["b", "a", "c"], ["b/1.jpg", "a/1.jpg", "c/1.jpg"], ["", "", ""], [False] * 3)
     hits = ProductIndex(idx).top(np.array([1, 0], np.float32), 3)
     assert [h.product_name for h in hits] == ["a", "b", "c"] and hits[0].score == 1.0
+
+
+def test_photos_without_garment_do_not_represent_their_product():
+    """A size chart (no garment) matching the query best must not lift its product; a product whose photos
+    all lack a garment is still ranked by them."""
+    idx = IndexFile("m", "s", "product", np.array([[1, 0], [0.2, 0.98], [0.6, 0.8], [0.9, 0.44]], np.float32),
+                    ["a", "a", "b", "c"], ["a/chart.jpg", "a/1.jpg", "b/1.jpg", "c/chart.jpg"], [""] * 4,
+                    [True, False, False, True])
+    hits = ProductIndex(idx).top(np.array([1, 0], np.float32), 3)
+    assert [(h.product_name, h.url) for h in hits] == [("c", "c/chart.jpg"), ("b", "b/1.jpg"), ("a", "a/1.jpg")]
 
 
 def test_search_over_real_http(search_index):
