@@ -169,7 +169,12 @@ def test_loopback_refused_without_flag(client, httpserver, settings, model_photo
     assert len(httpserver.log) == 0  # nothing was sent to the private address
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "127.1", "0x7f000001", "2130706433", "[::1]", "0.0.0.0", "169.254.169.254", "10.0.0.1", "192.168.1.1", "172.16.0.1", "100.64.0.1", "[::ffff:127.0.0.1]", "[fe80::1]", "[fc00::1]", "224.0.0.1", "localhost"])
+@pytest.mark.parametrize("host", [
+    "127.0.0.1", "127.1", "0x7f000001", "2130706433", "0177.0.0.1", "0", "[::1]", "[::ffff:127.0.0.1]",
+    "[::ffff:7f00:1]", "0.0.0.0", "169.254.169.254", "10.0.0.1", "10.255.255.255", "192.168.1.1",
+    "192.168.255.255", "172.16.0.1", "172.31.255.255", "100.64.0.1", "100.127.255.255", "[fe80::1]", "[febf::1]",
+    "[fc00::1]", "[fd12:3456::1]", "224.0.0.1", "localhost", "127.0.0.1:8080", "[::1]:443",
+])
 def test_private_address_spellings_refused(client, settings, host):
     settings(allow_private=False)
     assert_json_error(post(client, {"url": f"http://{host}/latest/meta-data/"}), 400)
@@ -218,6 +223,32 @@ def test_too_many_redirects_is_502(client, httpserver):
 def test_download_over_size_cap_is_413(client, httpserver, settings, model_photo):
     settings(max_bytes=10_000)
     assert_json_error(post(client, {"url": serve(httpserver, "/big.jpg", encode(model_photo, "JPEG", quality=95))}), 413)
+
+
+def test_endless_body_is_cut_at_the_size_cap(client, httpserver, settings):
+    """An origin streaming forever (no content-length) is cut at FETCH_MAX_BYTES: 413, not a held worker."""
+    def endless(_request):
+        def body():
+            while True:
+                yield b"\xff" * 65536
+        return Response(body(), content_type="image/jpeg")
+
+    httpserver.expect_request("/endless.jpg").respond_with_handler(endless)
+    settings(max_bytes=1_000_000)
+    assert_json_error(post(client, {"url": httpserver.url_for("/endless.jpg")}), 413)
+
+
+def test_redirect_chain_ending_at_a_private_address_is_refused(client, httpserver, settings, monkeypatch):
+    """public → public → 169.254.169.254: every hop is checked, not only the first."""
+    import garment_search.fetch as fetch
+
+    settings(allow_private=False)
+    real = fetch.is_public_address
+    monkeypatch.setattr(fetch, "is_public_address", lambda ip: str(ip) == "127.0.0.1" or real(ip))
+    httpserver.expect_request("/a").respond_with_data("", status=302, headers={"Location": httpserver.url_for("/b")})
+    httpserver.expect_request("/b").respond_with_data(
+        "", status=301, headers={"Location": "http://169.254.169.254/latest/meta-data/"})
+    assert_json_error(post(client, {"url": httpserver.url_for("/a")}), 400)
 
 
 def png_header_only(width: int, height: int) -> bytes:
