@@ -98,3 +98,18 @@ def test_crop_to_mask_is_the_bounding_box_with_margin():
     crop = crop_to_mask(rgb, mask, margin=0.1)
     assert crop.shape[:2] == (49 + 2 * 4 + 1, 29 + 2 * 2 + 1)
     assert crop_to_mask(rgb, np.zeros_like(mask)).shape == rgb.shape
+
+
+def test_unsure_regions_are_dropped_confident_ones_kept():
+    """Two garment-shaped regions: one predicted at 0.95, one hovering at 0.55 (a drawn figure). With a gate
+    the unsure one goes; without it (threshold 0) both stay."""
+    from garment_search.segmentation.masks import drop_unsure_regions
+
+    prob = np.zeros((100, 100), np.float32)
+    prob[10:40, 10:40] = 0.95
+    prob[60:90, 60:90] = 0.55
+    mask = prob >= 0.5
+    kept = drop_unsure_regions(mask, prob, min_confidence=0.7)
+    assert kept[10:40, 10:40].all() and not kept[60:90, 60:90].any()
+    assert (drop_unsure_regions(mask, prob, min_confidence=0.0) == mask).all()
+    assert not drop_unsure_regions(np.zeros_like(mask), prob, min_confidence=0.7).any()

@@ -16,7 +16,7 @@ import pytest
 import requests
 from PIL import Image
 
-from conftest import REPO
+from conftest import REPO, decode_answer
 
 
 def free_port() -> int:
@@ -106,3 +106,26 @@ def test_every_sample_photo_keeps_its_size_and_black_background(client, httpserv
             assert np.percentile(diff, 99) <= 40 and diff.mean() < 3, photo
             background = out[~expected.mask].max(axis=-1) if (~expected.mask).any() else np.zeros(1)
             assert np.median(background) <= 2, photo
+
+
+def catalogue_photos(catalogue, product_prefix: str, suffix: str) -> list:
+    return [p for name, photos in catalogue.items() if name.startswith(product_prefix)
+            for p in photos if p.name.endswith(suffix)]
+
+
+@pytest.mark.parametrize("prefix,suffix", [("unlined--purple", "-5.jpg"), ("unlined--turquoise", "-13.jpg")])
+def test_size_charts_answer_all_black(client, httpserver, catalogue, prefix, suffix):
+    """The catalogue's size charts (a drawn figure, tables, text: no garment) answer an all-black JPEG."""
+    (chart,) = catalogue_photos(catalogue, prefix, suffix)
+    httpserver.expect_request("/chart.jpg").respond_with_data(chart.read_bytes(), content_type="image/jpeg")
+    out = decode_answer(client.post("/", json={"url": httpserver.url_for("/chart.jpg")}))
+    assert out.shape[:2] == Image.open(chart).size[::-1]
+    assert out.max() <= 8  # black up to JPEG noise
+
+
+def test_garment_close_up_keeps_the_garment(client, httpserver, catalogue):
+    """A detail shot where the shirt fills the frame must not lose its mask (it did before close-up training)."""
+    (photo,) = catalogue_photos(catalogue, "light-blue-point-collar", "-12.jpg")
+    httpserver.expect_request("/close.jpg").respond_with_data(photo.read_bytes(), content_type="image/jpeg")
+    out = decode_answer(client.post("/", json={"url": httpserver.url_for("/close.jpg")}))
+    assert (out.max(axis=2) > 30).mean() > 0.2

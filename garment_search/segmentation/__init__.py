@@ -55,7 +55,9 @@ def mask_from_probabilities(image: DecodedImage, probs: np.ndarray, groups: tupl
     if keep not in KEEP_CHOICES:
         raise ValueError(f"keep must be one of {', '.join(KEEP_CHOICES)}")
     classes = kept_classes(probs, groups, keep)
-    mask = full_resolution_mask(probs[classes].sum(0), np.asarray(image.rgb))
+    kept = probs[classes].sum(0)
+    garment_prob = kept if len(classes) == len(groups) else 1.0 - probs[0]
+    mask = full_resolution_mask(kept, np.asarray(image.rgb), garment_prob=garment_prob)
     if image.alpha is not None:
         mask &= image.alpha >= 128
     return mask, [groups[c - 1] for c in classes]

@@ -19,6 +19,11 @@ MIN_ISLAND_FRACTION = 0.001
 MIN_ISLAND_OF_LARGEST = 0.02
 #: Background holes smaller than this share of the image are filled.
 MAX_HOLE_FRACTION = 0.0005
+#: A region whose mean garment probability is below this is a guess, not a garment (drawn figures on size
+#: charts, patterned walls): dropped. Chosen on CCP validation photos with
+#: ``python -m training.segmentation.confidence_sweep`` as the highest value that costs real garments nearly
+#: nothing (IoU within 0.002, pixels kept within 0.001 of no gate; table in docs/benchmarks.md).
+MIN_REGION_CONFIDENCE = 0.65
 
 
 def kept_classes(probs: np.ndarray, groups: tuple[str, ...], keep: str) -> list[int]:
@@ -49,14 +54,46 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -
     return box(a) * guide + box(b)
 
 
-def full_resolution_mask(prob: np.ndarray, rgb: np.ndarray) -> np.ndarray:
-    """Boolean H×W mask from a low-resolution probability map and the full-resolution RGB photo."""
+def full_resolution_mask(prob: np.ndarray, rgb: np.ndarray, garment_prob: np.ndarray | None = None) -> np.ndarray:
+    """Boolean H×W mask from a low-resolution probability map and the full-resolution RGB photo.
+
+    ``garment_prob`` (default ``prob``) is the probability of *any* garment. Whether a region is a garment at
+    all is decided on it (regions the model is unsure about are dropped, see ``drop_unsure_regions``); which
+    group it belongs to is decided on ``prob``. Gating a group's own map instead would drop garments wherever
+    the model hesitates between two groups, and keep the most confident scraps of a drawn figure.
+    """
     height, width = rgb.shape[:2]
-    p = cv2.resize(prob.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
     radius = max(2, round(max(height, width) / 200))
-    mask = guided_filter(grey, p, radius, eps=1e-3) >= 0.5
-    return clean_mask(mask)
+
+    def refined(low_res: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        full = cv2.resize(low_res.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+        return full, guided_filter(grey, full, radius, eps=1e-3) >= 0.5
+
+    p, mask = refined(prob)
+    if garment_prob is None or garment_prob is prob:
+        return clean_mask(drop_unsure_regions(mask, p))
+    g, garments = refined(garment_prob)
+    return clean_mask(mask & drop_unsure_regions(garments, g))
+
+
+def drop_unsure_regions(mask: np.ndarray, prob: np.ndarray, min_confidence: float | None = None) -> np.ndarray:
+    """Remove connected regions whose mean probability is below ``min_confidence`` (MIN_REGION_CONFIDENCE).
+
+    A garment is predicted with confidence over its whole area; a region the model is unsure about
+    everywhere (mean near 0.5) is most often something garment-shaped that is not a garment.
+    """
+    threshold = MIN_REGION_CONFIDENCE if min_confidence is None else min_confidence
+    if threshold <= 0:
+        return mask
+    n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return mask
+    sums = np.bincount(labels.ravel(), weights=prob.ravel(), minlength=n)
+    counts = np.bincount(labels.ravel(), minlength=n)
+    keep = sums / np.maximum(counts, 1) >= threshold
+    keep[0] = False
+    return keep[labels]
 
 
 def clean_mask(mask: np.ndarray) -> np.ndarray:

@@ -109,7 +109,19 @@ def _arrows(draw: ImageDraw.ImageDraw, hw: tuple[int, int], g: torch.Generator) 
 
 
 def draw_negative(hw: tuple[int, int], silhouette: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    """A (3, H, W) float image in [0, 1] of a garment-free catalogue page; its label is all background."""
+    """A (3, H, W) float image in [0, 1] of a garment-free catalogue page; its label is all background.
+
+    Pages are drawn at 1–3× the output size and scaled down, as a 1200-pixel page reaches the model at 240:
+    lines and text become thin and faint, the way the model sees real charts.
+    """
+    scale = _randint(g, 1, 4)
+    page = _draw_page((hw[0] * scale, hw[1] * scale), silhouette, g)
+    if scale > 1:
+        page = F.interpolate(page[None], size=hw, mode="area")[0]
+    return page
+
+
+def _draw_page(hw: tuple[int, int], silhouette: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     h, w = hw
     paper = 235 + _randint(g, 0, 21)
     tint = np.array([paper, paper, paper]) - (np.array(_colour(g)) // 12 if _rand(g) < 0.3 else 0)

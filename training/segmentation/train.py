@@ -3,7 +3,11 @@
     python -m training.segmentation.train --ccp ../shared/datasets/ccp --run training/runs/seg --epochs 12
     python -m training.segmentation.train --run training/runs/seg2 --init training/runs/seg/final.pt --epochs 7 --lr 2e-4
 
-The second command continues from the first run's weights with a fresh schedule (what the shipped model did).
+    python -m training.segmentation.train --run training/runs/seg3 --init training/runs/seg2/final.pt --epochs 2 \
+        --lr 5e-5 --negative-share 0.25
+
+Each later command continues from the previous run's weights with a fresh schedule (what the shipped model did):
+the second adds close-up crops, drawn size-chart pages and class weights; the third mostly more pages.
 
 Fixed seeds, a checkpoint every ``--save-every`` steps and at each epoch end; rerunning the same command
 resumes from the last checkpoint. Then export with ``python -m training.segmentation.export``.
@@ -21,7 +25,7 @@ import torch.nn.functional as F
 
 from garment_search.segmentation.groups import CLASS_NAMES
 from training.checkpoint import Checkpoint, optimiser_step
-from training.segmentation.data import TRAIN_IDS, VAL_IDS, CCPSegmentation
+from training.segmentation.data import NEGATIVE_SHARE, TRAIN_IDS, VAL_IDS, CCPSegmentation
 from training.segmentation.u2netp import U2NetP, load_onnx_weights, widen_head
 
 SIDE_WEIGHT = 0.5
@@ -80,6 +84,8 @@ def main() -> None:
     ap.add_argument("--save-every", type=int, default=15)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--init", type=Path, help="start from these weights (a final.pt) instead of rembg's u2netp")
+    ap.add_argument("--negative-share", type=float, default=NEGATIVE_SHARE,
+                    help="share of samples that are drawn garment-free pages (size charts, tables)")
     ap.add_argument("--class-weights", default="1,1,1.3,2.5", help="loss weight per class: " + ",".join(CLASS_NAMES))
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
@@ -90,7 +96,7 @@ def main() -> None:
     ckpt_path = args.run / "checkpoint.pt"
 
     hw = (args.height, args.width)
-    train = CCPSegmentation(args.ccp, TRAIN_IDS, hw, train=True)
+    train = CCPSegmentation(args.ccp, TRAIN_IDS, hw, train=True, negative_share=args.negative_share)
     val = CCPSegmentation(args.ccp, VAL_IDS, hw, train=False)
     model = build_model(args.u2netp)
     if args.init:
