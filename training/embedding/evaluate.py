@@ -23,6 +23,8 @@ from PIL import Image
 from garment_search.catalogue import product_photos, sample_dir
 from garment_search.embedding import Embedder
 from garment_search.images import load_image_file
+from garment_search.index_file import IndexFile
+from garment_search.search import ProductIndex
 from garment_search.segmentation import embedding_view, load_segmenter
 from training.embedding.captions import COLOUR_NAMES, NOUNS
 from training.embedding.data import ccp_crops
@@ -64,22 +66,21 @@ def ccp_mrr(embedder: Embedder, root: Path) -> float:
 
 
 def sample_mrr(embedder: Embedder, modes: list[str], segmenter) -> dict[str, float]:
+    """Catalogue MRR per photo mode, ranked by the search code itself (``ProductIndex``: best photo per
+    product, photos without a garment not representing a product that has others)."""
     queries = json.loads(QUERIES.read_text())["queries"]
     products = product_photos(sample_dir())
     names = [n for n, photos in products.items() for _ in photos]
-    images = [load_image_file(p) for photos in products.values() for p in photos]
+    paths = [str(p) for photos in products.values() for p in photos]
+    images = [load_image_file(p) for p in paths]
     out = {}
     for mode in modes:
-        views = [im.rgb if mode == "original" else embedding_view(im, segmenter, mode)[0] for im in images]
-        emb = embedder.encode_images(views)
-        rrs = []
-        for q in queries:
-            sims = emb @ embedder.encode_text(q["text"])
-            best: dict[str, float] = {}
-            for name, s in zip(names, sims):
-                best[name] = max(best.get(name, -2.0), float(s))
-            ranked = sorted(best, key=lambda n: (-best[n], n))
-            rrs.append(reciprocal_rank(ranked, set(q["expected"])))
+        views = [(im.rgb, False) if mode == "original" else embedding_view(im, segmenter, mode) for im in images]
+        emb = embedder.encode_images([v for v, _ in views])
+        index = ProductIndex(IndexFile(embedder.identity, segmenter.identity, mode, emb, names, paths,
+                                       [""] * len(paths), [flag for _, flag in views]))
+        rrs = [reciprocal_rank([h.product_name for h in index.top(embedder.encode_text(q["text"]), len(index))],
+                               set(q["expected"])) for q in queries]
         out[mode] = float(np.mean(rrs))
     return out
 

@@ -45,9 +45,10 @@ class CCPSegmentation(torch.utils.data.Dataset):
     """Augmented (image, class map) samples of size ``out_hw``; ``train=False`` gives plain resized samples."""
 
     def __init__(self, root: Path, ids: range, out_hw: tuple[int, int], train: bool, cache_height: int = 560,
-                 negative_share: float = NEGATIVE_SHARE) -> None:
+                 negative_share: float = NEGATIVE_SHARE, zoom_share: float = ZOOM_SHARE) -> None:
         self.out_hw = out_hw
         self.negative_share = negative_share
+        self.zoom_share = zoom_share
         self.train = train
         self.table = torch.from_numpy(ccp_class_table(root)).long()
         self.images: list[torch.Tensor] = []
@@ -78,7 +79,7 @@ class CCPSegmentation(torch.utils.data.Dataset):
             if pick < self.negative_share:
                 page = draw_negative(self.out_hw, raw > 0, g)
                 return (page - MEAN) / STD, torch.zeros(self.out_hw, dtype=torch.long)
-            if pick < self.negative_share + ZOOM_SHARE:
+            if pick < self.negative_share + self.zoom_share:
                 img, raw = _zoom_crop(img, raw, self.table, self.out_hw, g)
             else:
                 img, raw = _random_crop(img, raw, self.out_hw, g)

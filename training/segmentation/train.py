@@ -2,12 +2,12 @@
 
     python -m training.segmentation.train --ccp ../shared/datasets/ccp --run training/runs/seg --epochs 12
     python -m training.segmentation.train --run training/runs/seg2 --init training/runs/seg/final.pt --epochs 7 --lr 2e-4
-
     python -m training.segmentation.train --run training/runs/seg3 --init training/runs/seg2/final.pt --epochs 2 \
         --lr 5e-5 --negative-share 0.25
 
 Each later command continues from the previous run's weights with a fresh schedule (what the shipped model did):
 the second adds close-up crops, drawn size-chart pages and class weights; the third mostly more pages.
+(A fourth run with more close-ups, --zoom-share 0.4, measured worse and was not shipped: docs/benchmarks.md.)
 
 Fixed seeds, a checkpoint every ``--save-every`` steps and at each epoch end; rerunning the same command
 resumes from the last checkpoint. Then export with ``python -m training.segmentation.export``.
@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from garment_search.segmentation.groups import CLASS_NAMES
 from training.checkpoint import Checkpoint, optimiser_step
-from training.segmentation.data import NEGATIVE_SHARE, TRAIN_IDS, VAL_IDS, CCPSegmentation
+from training.segmentation.data import NEGATIVE_SHARE, TRAIN_IDS, VAL_IDS, ZOOM_SHARE, CCPSegmentation
 from training.segmentation.u2netp import U2NetP, load_onnx_weights, widen_head
 
 SIDE_WEIGHT = 0.5
@@ -86,6 +86,8 @@ def main() -> None:
     ap.add_argument("--init", type=Path, help="start from these weights (a final.pt) instead of rembg's u2netp")
     ap.add_argument("--negative-share", type=float, default=NEGATIVE_SHARE,
                     help="share of samples that are drawn garment-free pages (size charts, tables)")
+    ap.add_argument("--zoom-share", type=float, default=ZOOM_SHARE,
+                    help="share of samples cropped close around one garment (detail shots)")
     ap.add_argument("--class-weights", default="1,1,1.3,2.5", help="loss weight per class: " + ",".join(CLASS_NAMES))
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
@@ -96,7 +98,8 @@ def main() -> None:
     ckpt_path = args.run / "checkpoint.pt"
 
     hw = (args.height, args.width)
-    train = CCPSegmentation(args.ccp, TRAIN_IDS, hw, train=True, negative_share=args.negative_share)
+    train = CCPSegmentation(args.ccp, TRAIN_IDS, hw, train=True, negative_share=args.negative_share,
+                           zoom_share=args.zoom_share)
     val = CCPSegmentation(args.ccp, VAL_IDS, hw, train=False)
     model = build_model(args.u2netp)
     if args.init:
