@@ -75,8 +75,10 @@ def main() -> None:
     urls = [f"{origin_url}/{p.relative_to(photos_root).as_posix()}" for p in photos]
     queries = [q["text"] for q in json.loads((REPO / "training/embedding/sample_queries.json").read_text())["queries"]]
 
-    rb, rb_cold = start_function("functions/remove_bg/main.py", "remove_bg", 5310, {"ALLOW_PRIVATE_URLS": "1"})
-    se, se_cold = start_function("functions/search/main.py", "search", 5311, {})
+    production = {"MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2")}  # as in the containers
+    rb, rb_cold = start_function("functions/remove_bg/main.py", "remove_bg", 5310,
+                                 {**production, "ALLOW_PRIVATE_URLS": "1"})
+    se, se_cold = start_function("functions/search/main.py", "search", 5311, production)
     out = Path(tempfile.mkdtemp(prefix="load-"))
     env = {"LOAD_REMOVE_BG": "http://127.0.0.1:5310", "LOAD_SEARCH": "http://127.0.0.1:5311",
            "LOAD_PHOTOS": json.dumps(urls), "LOAD_QUERIES": json.dumps(queries)}

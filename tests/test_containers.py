@@ -47,6 +47,7 @@ def test_cloud_run_shape(dockerfile):
     assert "PORT=5000" in text and "--port ${PORT}" in text  # 5000 by default, Cloud Run's PORT honoured
     assert f"--target {service}" in text and "HF_HUB_OFFLINE=1" in text
     assert 'ARG ORT=onnxruntime' in text  # the GPU build swaps in onnxruntime-gpu
+    assert "MALLOC_ARENA_MAX=2" in text  # bounded heap growth under concurrent load (bench/load.py)
     # dependencies are installed before the code is copied, so code changes reuse the dependency layer
     assert text.index("pip install") < text.index("COPY garment_search")
     for src in re.findall(r"^COPY (\S+) ", text, re.M):
