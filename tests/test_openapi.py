@@ -8,7 +8,6 @@ production server (gunicorn), bounded in examples and time.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
