@@ -9,6 +9,8 @@ original is nearly black (max channel < 40) are ignored: a black garment on blac
 - product IoU: the ``product`` mask against the labelled dominant family (upper+one-piece or lower, most pixels,
   ties to upper+one-piece — see groups.PRODUCT_FAMILIES); also against the single dominant labelled group
 - <group> IoU: the mask for ``keep=<group>`` against that group's labels
+- group confusion (``--confusion``): for each labelled class, where its pixels go in the model's argmax at model
+  resolution — a diagnostic for the per-group numbers (which group steals which)
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from PIL import Image
 
 from garment_search.images import load_image_file
 from garment_search.segmentation import mask_from_probabilities
-from garment_search.segmentation.groups import CCP_SKIN_HAIR, GARMENT_GROUPS, PRODUCT_FAMILIES
+from garment_search.segmentation.groups import CCP_SKIN_HAIR, CLASS_NAMES, GARMENT_GROUPS, PRODUCT_FAMILIES
 from garment_search.segmentation.sessions import new_segmentation_session
 from training.segmentation.data import VAL_IDS, ccp_class_table, ccp_files
 
@@ -42,7 +44,9 @@ def dominant_family(classes: np.ndarray) -> tuple[int, ...]:
     return PRODUCT_FAMILIES[int(np.argmax(areas))]
 
 
-def evaluate(model: str, ccp: Path, limit: int | None = None) -> dict[str, float]:
+def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndarray | None = None) -> dict[str, float]:
+    """Pooled metrics of one model; when given, ``confusion`` (classes × classes) accumulates label → argmax
+    pixel counts."""
     session = new_segmentation_session(model)
     table = ccp_class_table(ccp)
     names = json.loads((ccp / "label_names.json").read_text())
@@ -69,6 +73,9 @@ def evaluate(model: str, ccp: Path, limit: int | None = None) -> dict[str, float
         sums["sh_total"] += skin_hair.sum()
         sums["bg_kept"] += (pred & null).sum()
         sums["bg_total"] += null.sum()
+        if confusion is not None and len(session.groups) > 1:
+            small = np.asarray(Image.fromarray(classes.astype(np.uint8)).resize(probs.shape[:0:-1], Image.NEAREST))
+            np.add.at(confusion, (small.ravel(), probs.argmax(0).ravel()), 1)
         if len(session.groups) > 1:
             product, _ = mask_from_probabilities(image, probs, session.groups, "product")
             fam = np.isin(classes, dominant_family(classes)) & valid
@@ -104,16 +111,24 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["garment", "u2netp"])
     ap.add_argument("--garment-model", help="ONNX file to evaluate instead of models/garment_u2netp.onnx")
     ap.add_argument("--limit", type=int)
+    ap.add_argument("--confusion", action="store_true", help="also print the garment model's group confusion")
     args = ap.parse_args()
     if args.garment_model:
         os.environ["GARMENT_MODEL_PATH"] = args.garment_model
-    rows = [evaluate(m, args.ccp, args.limit) for m in args.models]
+    confusion = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), np.int64)
+    rows = [evaluate(m, args.ccp, args.limit, confusion if m == "garment" and args.confusion else None)
+            for m in args.models]
     keys = [k for k in rows[0] if k not in ("model",)]
     print("| metric | " + " | ".join(r["model"] for r in rows) + " |")
     print("|---|" + "---|" * len(rows))
     for k in keys:
         cells = [f"{r[k]:.4f}" if isinstance(r.get(k), float) else str(r.get(k, "—")) for r in rows]
         print(f"| {k} | " + " | ".join(cells) + " |")
+    if confusion.any():
+        print("\n| labelled ↓ / predicted → | " + " | ".join(CLASS_NAMES) + " |")
+        print("|---|" + "---|" * len(CLASS_NAMES))
+        for name, row in zip(CLASS_NAMES, confusion / confusion.sum(1, keepdims=True)):
+            print(f"| {name} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
 
 
 if __name__ == "__main__":
