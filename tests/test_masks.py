@@ -113,3 +113,20 @@ def test_unsure_regions_are_dropped_confident_ones_kept():
     assert kept[10:40, 10:40].all() and not kept[60:90, 60:90].any()
     assert (drop_unsure_regions(mask, prob, min_confidence=0.0) == mask).all()
     assert not drop_unsure_regions(np.zeros_like(mask), prob, min_confidence=0.7).any()
+
+
+def test_a_hesitant_garment_pixel_goes_to_its_likeliest_group_not_to_neither():
+    """A tunic hem at 45% upper / 40% one-piece is below 0.5 for both groups, yet it is garment (85%) and
+    more upper than anything else: keep=upper keeps it, keep=one-piece does not, keep=product (upper +
+    one-piece against lower) keeps it too."""
+    from garment_search.segmentation.masks import kept_probability
+
+    probs = np.zeros((4, 64, 48), np.float32)
+    probs[:, :32] = np.array([0.05, 0.9, 0.03, 0.02])[:, None, None]  # clearly upper
+    probs[:, 32:] = np.array([0.15, 0.45, 0.0, 0.40])[:, None, None]  # hem: hesitating upper / one-piece
+    rgb = Image.new("RGB", (480, 640), (90, 120, 160))
+    upper, _ = mask_from_probabilities(DecodedImage(rgb, None), probs, GARMENT_GROUPS, "upper")
+    one_piece, _ = mask_from_probabilities(DecodedImage(rgb, None), probs, GARMENT_GROUPS, "one-piece")
+    assert upper.all() and not one_piece.any()
+    assert np.allclose(kept_probability(probs, [1, 3]), 1 - probs[0])
+    assert not kept_probability(probs, [2]).any()

@@ -15,7 +15,7 @@ import numpy as np
 
 from garment_search.images import DecodedImage
 from garment_search.segmentation.groups import DEFAULT_KEEP, KEEP_CHOICES
-from garment_search.segmentation.masks import crop_to_mask, full_resolution_mask, kept_classes
+from garment_search.segmentation.masks import crop_to_mask, full_resolution_mask, kept_classes, kept_probability
 from garment_search.segmentation.sessions import SegmentationSession, new_segmentation_session
 
 __all__ = ["Cutout", "cut_out", "embedding_view", "garment_mask", "mask_from_probabilities", "load_segmenter", "KEEP_CHOICES", "DEFAULT_KEEP", "SegmentationSession"]
@@ -55,7 +55,7 @@ def mask_from_probabilities(image: DecodedImage, probs: np.ndarray, groups: tupl
     if keep not in KEEP_CHOICES:
         raise ValueError(f"keep must be one of {', '.join(KEEP_CHOICES)}")
     classes = kept_classes(probs, groups, keep)
-    kept = probs[classes].sum(0)
+    kept = kept_probability(probs, classes)
     garment_prob = kept if len(classes) == len(groups) else 1.0 - probs[0]
     mask = full_resolution_mask(kept, np.asarray(image.rgb), garment_prob=garment_prob)
     if image.alpha is not None:

@@ -42,6 +42,22 @@ def kept_classes(probs: np.ndarray, groups: tuple[str, ...], keep: str) -> list[
     return list(PRODUCT_FAMILIES[int(np.argmax(areas))])
 
 
+def kept_probability(probs: np.ndarray, classes: list[int]) -> np.ndarray:
+    """Low-resolution map of "a garment, and one of ``classes``": the garment probability where the kept
+    classes together outweigh every other group, else 0.
+
+    Which group a garment pixel belongs to is an argmax among the groups (the kept ones counted as one), not
+    each group's own probability against 0.5: where the model hesitates between two groups (a long tunic's
+    hem: 45% upper, 40% one-piece) the pixel still goes to one of them instead of to neither.
+    """
+    garment = 1.0 - probs[0]
+    others = [c for c in range(1, len(probs)) if c not in classes]
+    if not others:
+        return garment
+    wins = probs[classes].sum(0) >= probs[others].max(0)
+    return np.where(wins, garment, np.float32(0)).astype(np.float32, copy=False)
+
+
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
     """Grey-guide guided filter: edge-preserving smoothing of ``src`` along ``guide``'s edges."""
     ksize = (2 * radius + 1, 2 * radius + 1)
