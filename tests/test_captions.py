@@ -86,3 +86,19 @@ def test_fit_follows_what_each_caption_mentions():
     ]
     assert unknown[3].tolist() == [True, True, False, False]  # not taught that it is not striped
     assert not unknown[[0, 1, 2, 4]].any()
+
+
+def test_tone_captions_fit_every_colour_of_their_family():
+    mint, navy, black = (COLOUR_NAMES.index(c) for c in ("mint", "navy blue", "black"))
+    attrs = [Attributes(mint, "top"), Attributes(navy, "top"), Attributes(black, "top")]
+    texts = {t for group in captions_for(attrs[2]) for t, _ in group}
+    assert {"a dark coloured top", "neutral clothing"} <= texts  # black is dark and neutral
+    assert not any("pastel" in t for t in texts)
+    table = caption_table(attrs)
+    noun_ok = torch.tensor([[n in NOUNS["top"] for n in table.nouns] + [True]])
+    ask = ["a pastel coloured tunic", "dark top", "a mint top"]
+    cap = torch.tensor([table.texts.index(t) for t in ask])
+    fits, unknown = caption_fit(table, cap, torch.tensor([a.colour for a in attrs]), torch.full((3,), UNSURE),
+                                torch.full((3,), UNSURE), torch.zeros(3, dtype=torch.long), noun_ok)
+    assert fits.tolist() == [[True, False, True], [False, True, False], [False, True, False]]
+    assert not unknown.any()

@@ -6,7 +6,8 @@ highlights trimmed) is named by the nearest entry of a fashion colour table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import product
 
 import cv2
 import numpy as np
@@ -49,6 +50,19 @@ COLOUR_WORDS: dict[str, tuple[str, ...]] = {
     "charcoal": ("charcoal", "dark grey"), "denim blue": ("denim blue", "dusty blue"),
 }
 
+#: Tone words shoppers use for a whole family of colours ("pastel coloured tunic", "a dark top"): a tone caption
+#: fits every crop whose measured colour is in the family (a colour may belong to two: black is dark and neutral).
+TONES: dict[str, tuple[str, ...]] = {
+    "pastel": ("cream", "peach", "mint", "light blue", "powder pink", "lilac", "lavender"),
+    "dark": ("black", "charcoal", "navy blue", "brown", "dark green", "burgundy", "maroon", "plum"),
+    "bright": ("yellow", "orange", "red", "fuchsia", "turquoise", "blue", "green", "coral"),
+    "neutral": ("black", "white", "cream", "beige", "camel", "grey", "light grey", "charcoal", "mink", "khaki"),
+}
+TONE_NAMES = tuple(TONES)
+TONE_WORDS: dict[str, tuple[str, ...]] = {"pastel": ("pastel", "soft pastel"), "bright": ("bright", "vivid")}
+#: TONE_MEMBER[t][c]: colour c (COLOUR_NAMES index) belongs to tone t (TONE_NAMES index).
+TONE_MEMBER: tuple[tuple[bool, ...], ...] = tuple(tuple(c in TONES[t] for c in COLOUR_NAMES) for t in TONE_NAMES)
+
 #: Measured surface patterns (training/embedding/patterns.py) and the words that name them (first = canonical).
 PATTERNS: tuple[str, ...] = ("plain", "striped", "patterned")
 PATTERN_WORDS: dict[str, tuple[str, ...]] = {
@@ -58,12 +72,13 @@ PATTERN_WORDS: dict[str, tuple[str, ...]] = {
 }
 UNSURE = -1  # attribute not measured with confidence: no caption names it
 
-#: Templates: {c} colour, {c2} second colour, {p} pattern, {g} garment noun; each names some of them.
+#: Templates: {c} colour, {c2} second colour, {t} tone, {p} pattern, {g} garment noun; each names some of them.
 TEMPLATES: tuple[str, ...] = (
     "{c} {g}", "a {c} {g}", "a photo of a {c} {g}", "{g} in {c}", "a {c} coloured {g}", "women's {c} {g}",
     "a photo of a {g}", "{g}", "{c} clothing", "a {c} garment",
     "{p} {g}", "a {p} {g}", "{c} {p} {g}", "a {c} {p} {g}", "a {p} {g} in {c}",
     "{c} and {c2} {g}", "a {c} and {c2} {p} {g}",
+    "{t} {g}", "a {t} coloured {g}", "{t} clothing",
 )
 
 
@@ -83,24 +98,30 @@ class Mentions:
     second_colour: int
     pattern: int
     noun: str | None
+    tone: int = UNSURE
 
 
-def captions_for(attrs: Attributes) -> list[list[tuple[str, Mentions]]]:
-    """Every caption that describes ``attrs``, grouped by template (so sampling can weigh templates evenly)."""
+def captions_for(attrs: Attributes, colour_words: bool = True) -> list[list[tuple[str, Mentions]]]:
+    """Every caption that describes ``attrs``, grouped by template (so sampling can weigh templates evenly);
+    ``colour_words=False`` names colours by their COLOURS key only."""
     groups = []
     for template in TEMPLATES:
-        says_c, says_c2, says_p, says_g = (f"{{{f}}}" in template for f in ("c", "c2", "p", "g"))
-        if (says_p and attrs.pattern == UNSURE) or (says_c2 and attrs.second_colour == UNSURE):
+        says_c, says_c2, says_t, says_p, says_g = (f"{{{f}}}" in template for f in ("c", "c2", "t", "p", "g"))
+        tones = [t for t, member in enumerate(TONE_MEMBER) if member[attrs.colour]] if says_t else [UNSURE]
+        if (says_p and attrs.pattern == UNSURE) or (says_c2 and attrs.second_colour == UNSURE) or not tones:
             continue
+        colours = COLOUR_WORDS if colour_words else {}
         group = []
-        for c in _words(COLOUR_WORDS, COLOUR_NAMES[attrs.colour], says_c):
-            for c2 in _words(COLOUR_WORDS, COLOUR_NAMES[attrs.second_colour], says_c2):
-                for p in _words(PATTERN_WORDS, PATTERNS[attrs.pattern] if says_p else "", says_p):
-                    for g in NOUNS[attrs.kind] if says_g else NOUNS[attrs.kind][:1]:
-                        text = _article(template.format(c=c, c2=c2, p=p, g=g))
-                        group.append((text, Mentions(attrs.colour if says_c else UNSURE,
-                                                     attrs.second_colour if says_c2 else UNSURE,
-                                                     attrs.pattern if says_p else UNSURE, g if says_g else None)))
+        for tone in tones:
+            wordings = product(_words(colours, COLOUR_NAMES[attrs.colour], says_c),
+                               _words(colours, COLOUR_NAMES[attrs.second_colour], says_c2),
+                               _words(TONE_WORDS, TONE_NAMES[tone], says_t),
+                               _words(PATTERN_WORDS, PATTERNS[attrs.pattern], says_p),
+                               NOUNS[attrs.kind] if says_g else NOUNS[attrs.kind][:1])
+            said = Mentions(attrs.colour if says_c else UNSURE, attrs.second_colour if says_c2 else UNSURE,
+                            attrs.pattern if says_p else UNSURE, None, tone)
+            group += [(_article(template.format(c=c, c2=c2, t=t, p=p, g=g)), replace(said, noun=g if says_g else None))
+                      for c, c2, t, p, g in wordings]
         groups.append(group)
     return groups
 

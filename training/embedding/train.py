@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from garment_search.embedding import EMBEDDED_MODEL, EMBEDDED_WEIGHTS, register_embedded_configs
 from training.checkpoint import Checkpoint, optimiser_step
-from training.embedding.captions import NOUNS, PATTERNS, UNSURE, Attributes, Mentions, captions_for
+from training.embedding.captions import NOUNS, PATTERNS, TONE_MEMBER, UNSURE, Attributes, Mentions, captions_for
 from training.embedding.data import Crops, ccp_crops, clothing_crops
 from training.embedding.patterns import measure_surface
 
@@ -66,17 +66,18 @@ class CaptionTable:
     colour: torch.Tensor
     second_colour: torch.Tensor
     pattern: torch.Tensor
+    tone: torch.Tensor
     noun: torch.Tensor  # index into nouns, UNSURE for none
     nouns: list[str]
 
 
-def caption_table(attrs: list[Attributes]) -> CaptionTable:
+def caption_table(attrs: list[Attributes], colour_words: bool = True) -> CaptionTable:
     ids: dict[str, int] = {}
     mentions: list[Mentions] = []
     per_crop = []
     for a in attrs:
         groups = []
-        for group in captions_for(a):
+        for group in captions_for(a, colour_words):
             for text, said in group:
                 if text not in ids:
                     ids[text] = len(ids)
@@ -86,15 +87,16 @@ def caption_table(attrs: list[Attributes]) -> CaptionTable:
     nouns = sorted({m.noun for m in mentions if m.noun is not None})
     column = lambda f: torch.tensor([f(m) for m in mentions])  # noqa: E731
     return CaptionTable(list(ids), per_crop, column(lambda m: m.colour), column(lambda m: m.second_colour),
-                        column(lambda m: m.pattern), column(lambda m: UNSURE if m.noun is None else nouns.index(m.noun)),
+                        column(lambda m: m.pattern), column(lambda m: m.tone), column(lambda m: UNSURE if m.noun is None else nouns.index(m.noun)),
                         nouns)
 
 
 def caption_fit(table: CaptionTable, cap: torch.Tensor, colour: torch.Tensor, second: torch.Tensor,
                 pattern: torch.Tensor, kind_of: torch.Tensor, noun_ok: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(fits, unknown) for images × captions: caption j fits image i when i has every attribute j mentions
-    ("red and white" fits either order); unknown when j names a pattern or second colour that was not measured
-    with confidence on i — those pairs are left out of the loss rather than taught as negatives."""
+    ("red and white" fits either order, "pastel" every pastel colour); unknown when j names a pattern or second
+    colour that was not measured with confidence on i — those pairs are left out of the loss rather than taught
+    as negatives."""
     cc, cc2, cp = table.colour[cap][None], table.second_colour[cap][None], table.pattern[cap][None]
     ic, ic2, ip = colour[:, None], second[:, None], pattern[:, None]
     plain = PATTERNS.index("plain")
@@ -102,11 +104,13 @@ def caption_fit(table: CaptionTable, cap: torch.Tensor, colour: torch.Tensor, se
     two = ((ic == cc) & (ic2 == cc2)) | ((ic == cc2) & (ic2 == cc))
     second_unknown = (ic2 < 0) & (ip != plain) & ((ic == cc) | (ic == cc2))
     pattern_unknown = (cp >= 0) & (ip < 0)
-    fits_colour = torch.where(cc2 >= 0, two, one)
+    ct = table.tone[cap][None]
+    in_tone = (ct < 0) | torch.tensor(TONE_MEMBER)[ct.clamp(min=0), ic]
+    fits_colour = torch.where(cc2 >= 0, two, one) & in_tone
     fits_pattern = (cp < 0) | (ip == cp)
     fits_noun = noun_ok[kind_of[:, None], table.noun[cap][None]]  # UNSURE indexes the "no noun" column
     fits = fits_colour & fits_pattern & fits_noun
-    maybe_colour = torch.where(cc2 >= 0, two | second_unknown, one)
+    maybe_colour = torch.where(cc2 >= 0, two | second_unknown, one) & in_tone
     unknown = fits_noun & maybe_colour & (fits_pattern | pattern_unknown)
     return fits, unknown & ~fits
 
@@ -154,6 +158,8 @@ def main() -> None:
     ap.add_argument("--save-every", type=int, default=10)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--canonical-colours", action="store_true",
+                    help="name colours by their canonical name only (no synonyms such as 'navy', 'mustard yellow')")
     ap.add_argument("--prepare-only", action="store_true", help="build the crop cache and stop")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
@@ -176,7 +182,7 @@ def main() -> None:
 
     crops = build_crops(args)
     attrs = crop_attributes(crops)
-    table = caption_table(attrs)
+    table = caption_table(attrs, colour_words=not args.canonical_colours)
     texts = table.texts
     text_cache = args.run / "pooled_text.pt"
     cached = torch.load(text_cache) if text_cache.exists() else None
