@@ -129,7 +129,8 @@ def _conv_execution_order(model: nn.Module, size: int = 64) -> list[nn.Conv2d]:
 
 
 def load_onnx_weights(model: U2NetP, onnx_path: str) -> None:
-    """Copy u2netp.onnx's folded weights into a single-channel ``U2NetP``."""
+    """Copy an exported u2netp's folded weights into ``model``: rembg's u2netp.onnx into a single-channel
+    ``U2NetP``, or one of our garment exports into a model with the same number of classes."""
     import onnx
     from onnx import numpy_helper
 
