@@ -91,10 +91,11 @@ def test_fit_follows_what_each_caption_mentions():
 def test_tone_captions_fit_every_colour_of_their_family():
     mint, navy, black = (COLOUR_NAMES.index(c) for c in ("mint", "navy blue", "black"))
     attrs = [Attributes(mint, "top"), Attributes(navy, "top"), Attributes(black, "top")]
-    texts = {t for group in captions_for(attrs[2]) for t, _ in group}
+    texts = {t for group in captions_for(attrs[2], tones=True) for t, _ in group}
     assert {"a dark coloured top", "neutral clothing"} <= texts  # black is dark and neutral
     assert not any("pastel" in t for t in texts)
-    table = caption_table(attrs)
+    assert not any("dark" in t for group in captions_for(attrs[2]) for t, _ in group)  # tones are opt-in
+    table = caption_table(attrs, tones=True)
     noun_ok = torch.tensor([[n in NOUNS["top"] for n in table.nouns] + [True]])
     ask = ["a pastel coloured tunic", "dark top", "a mint top"]
     cap = torch.tensor([table.texts.index(t) for t in ask])

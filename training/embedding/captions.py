@@ -78,8 +78,9 @@ TEMPLATES: tuple[str, ...] = (
     "a photo of a {g}", "{g}", "{c} clothing", "a {c} garment",
     "{p} {g}", "a {p} {g}", "{c} {p} {g}", "a {c} {p} {g}", "a {p} {g} in {c}",
     "{c} and {c2} {g}", "a {c} and {c2} {p} {g}",
-    "{t} {g}", "a {t} coloured {g}", "{t} clothing",
 )
+#: Tone templates, used with ``tones=True`` (measured: not better on the held-out sets, docs/benchmarks.md).
+TONE_TEMPLATES: tuple[str, ...] = ("{t} {g}", "a {t} coloured {g}", "{t} clothing")
 
 
 @dataclass(frozen=True)
@@ -101,11 +102,11 @@ class Mentions:
     tone: int = UNSURE
 
 
-def captions_for(attrs: Attributes, colour_words: bool = True) -> list[list[tuple[str, Mentions]]]:
+def captions_for(attrs: Attributes, colour_words: bool = True, tones: bool = False) -> list[list[tuple[str, Mentions]]]:
     """Every caption that describes ``attrs``, grouped by template (so sampling can weigh templates evenly);
-    ``colour_words=False`` names colours by their COLOURS key only."""
+    ``colour_words=False`` names colours by their COLOURS key only, ``tones=True`` adds the tone templates."""
     groups = []
-    for template in TEMPLATES:
+    for template in TEMPLATES + (TONE_TEMPLATES if tones else ()):
         says_c, says_c2, says_t, says_p, says_g = (f"{{{f}}}" in template for f in ("c", "c2", "t", "p", "g"))
         tones = [t for t, member in enumerate(TONE_MEMBER) if member[attrs.colour]] if says_t else [UNSURE]
         if (says_p and attrs.pattern == UNSURE) or (says_c2 and attrs.second_colour == UNSURE) or not tones:

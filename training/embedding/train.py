@@ -71,13 +71,13 @@ class CaptionTable:
     nouns: list[str]
 
 
-def caption_table(attrs: list[Attributes], colour_words: bool = True) -> CaptionTable:
+def caption_table(attrs: list[Attributes], colour_words: bool = True, tones: bool = False) -> CaptionTable:
     ids: dict[str, int] = {}
     mentions: list[Mentions] = []
     per_crop = []
     for a in attrs:
         groups = []
-        for group in captions_for(a, colour_words):
+        for group in captions_for(a, colour_words, tones):
             for text, said in group:
                 if text not in ids:
                     ids[text] = len(ids)
@@ -160,6 +160,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--canonical-colours", action="store_true",
                     help="name colours by their canonical name only (no synonyms such as 'navy', 'mustard yellow')")
+    ap.add_argument("--tone-captions", action="store_true",
+                    help='add tone captions ("a pastel coloured top", "dark clothing") that fit a family of colours')
     ap.add_argument("--prepare-only", action="store_true", help="build the crop cache and stop")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
@@ -182,7 +184,7 @@ def main() -> None:
 
     crops = build_crops(args)
     attrs = crop_attributes(crops)
-    table = caption_table(attrs, colour_words=not args.canonical_colours)
+    table = caption_table(attrs, colour_words=not args.canonical_colours, tones=args.tone_captions)
     texts = table.texts
     text_cache = args.run / "pooled_text.pt"
     cached = torch.load(text_cache) if text_cache.exists() else None

@@ -4,7 +4,7 @@
     python -m training.segmentation.train --run training/runs/seg2 --init training/runs/seg/final.pt --epochs 7 --lr 2e-4
     python -m training.segmentation.train --run training/runs/seg3 --init training/runs/seg2/final.pt --epochs 2 \
         --lr 5e-5 --negative-share 0.25
-    python -m training.segmentation.train --run training/runs/seg5 --init models/garment_u2netp.onnx --epochs 4 \
+    python -m training.segmentation.train --run training/runs/seg5 --init models/garment_u2netp.onnx --epochs 2 \
         --lr 1e-4 --negative-share 0.2 --class-weights 1,1,1.3,1.7
 
 Each later command continues from the previous run's weights with a fresh schedule (what the shipped model did):
