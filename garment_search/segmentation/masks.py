@@ -12,6 +12,10 @@ import numpy as np
 
 from garment_search.segmentation.groups import PRODUCT_FAMILIES
 
+#: Revision of the rules below (how probabilities become masks). Part of the segmentation identity stored in
+#: index files, so rows cut under older rules are re-embedded, not reused. 2: garment pixels go to their
+#: likeliest group (``kept_probability``) instead of each group's probability ≥ 0.5.
+MASK_RULES = 2
 #: A mask smaller than this share of the image means "no garment" (answer all black).
 MIN_GARMENT_FRACTION = 0.005
 #: Islands smaller than this share of the image, or of the largest island, are dropped.

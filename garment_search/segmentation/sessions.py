@@ -20,6 +20,7 @@ from rembg.sessions.u2netp import U2netpSession
 from garment_search.config import MODEL_CACHE_DIR, MODELS_DIR
 from garment_search.identity import file_digest
 from garment_search.segmentation.groups import GARMENT_GROUPS
+from garment_search.segmentation.masks import MASK_RULES
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -49,8 +50,9 @@ class SegmentationSession(BaseSession):
 
     @cached_property
     def identity(self) -> str:
-        """``name@sha256-prefix`` of the weights: stored with every index so models are never mixed."""
-        return f"{self.name()}@{file_digest(self.download_models())}"
+        """``name@sha256-prefix`` of the weights and the mask rules' revision (``masks.MASK_RULES``): stored with
+        every index so neither models nor mask rules are ever mixed."""
+        return f"{self.name()}@{file_digest(self.download_models())}+masks{MASK_RULES}"
 
 
 class GarmentSession(SegmentationSession):
