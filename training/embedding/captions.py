@@ -108,12 +108,12 @@ def captions_for(attrs: Attributes, colour_words: bool = True, tones: bool = Fal
     groups = []
     for template in TEMPLATES + (TONE_TEMPLATES if tones else ()):
         says_c, says_c2, says_t, says_p, says_g = (f"{{{f}}}" in template for f in ("c", "c2", "t", "p", "g"))
-        tones = [t for t, member in enumerate(TONE_MEMBER) if member[attrs.colour]] if says_t else [UNSURE]
-        if (says_p and attrs.pattern == UNSURE) or (says_c2 and attrs.second_colour == UNSURE) or not tones:
+        tone_ids = [t for t, member in enumerate(TONE_MEMBER) if member[attrs.colour]] if says_t else [UNSURE]
+        if (says_p and attrs.pattern == UNSURE) or (says_c2 and attrs.second_colour == UNSURE) or not tone_ids:
             continue
         colours = COLOUR_WORDS if colour_words else {}
         group = []
-        for tone in tones:
+        for tone in tone_ids:
             wordings = product(_words(colours, COLOUR_NAMES[attrs.colour], says_c),
                                _words(colours, COLOUR_NAMES[attrs.second_colour], says_c2),
                                _words(TONE_WORDS, TONE_NAMES[tone], says_t),

@@ -87,8 +87,8 @@ def caption_table(attrs: list[Attributes], colour_words: bool = True, tones: boo
     nouns = sorted({m.noun for m in mentions if m.noun is not None})
     column = lambda f: torch.tensor([f(m) for m in mentions])  # noqa: E731
     return CaptionTable(list(ids), per_crop, column(lambda m: m.colour), column(lambda m: m.second_colour),
-                        column(lambda m: m.pattern), column(lambda m: m.tone), column(lambda m: UNSURE if m.noun is None else nouns.index(m.noun)),
-                        nouns)
+                        column(lambda m: m.pattern), column(lambda m: m.tone),
+                        column(lambda m: UNSURE if m.noun is None else nouns.index(m.noun)), nouns)
 
 
 def caption_fit(table: CaptionTable, cap: torch.Tensor, colour: torch.Tensor, second: torch.Tensor,
