@@ -8,10 +8,10 @@
         --lr 1e-4 --negative-share 0.2 --class-weights 1,1,1.3,1.7
 
 Each later command continues from the previous run's weights with a fresh schedule (what the shipped model did):
-the second adds close-up crops, drawn size-chart pages and class weights; the third mostly more pages; the fifth
-starts from the shipped ONNX (v3) after CCP's "suit" moved from one-piece to upper, with class weights from the
-new pixel shares (inverse square root of each group's share, relative to upper: one-piece 2.8% → 1.7).
-(A fourth run with more close-ups, --zoom-share 0.4, measured worse and was not shipped: docs/benchmarks.md.)
+the second adds close-up crops, drawn size-chart pages and class weights; the third mostly more pages.
+Not shipped (measured worse, docs/benchmarks.md): a fourth with more close-ups (--zoom-share 0.4), and the fifth
+above, which starts from the shipped ONNX (v3) after CCP's "suit" moved from one-piece to upper, with class
+weights from the new pixel shares (inverse square root of each group's share relative to upper's).
 
 Fixed seeds, a checkpoint every ``--save-every`` steps and at each epoch end; rerunning the same command
 resumes from the last checkpoint. Then export with ``python -m training.segmentation.export``.
