@@ -32,6 +32,7 @@ from training.embedding.patterns import measure_surface
 MEAN = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(1, 3, 1, 1)
 STD = torch.tensor([0.26862954, 0.26130258, 0.27577711]).view(1, 3, 1, 1)
 SIZE = 128
+_TONE_MEMBER = torch.tensor(TONE_MEMBER)  # tones × colours, built once rather than at every step
 
 
 def build_crops(args) -> Crops:
@@ -105,7 +106,7 @@ def caption_fit(table: CaptionTable, cap: torch.Tensor, colour: torch.Tensor, se
     second_unknown = (ic2 < 0) & (ip != plain) & ((ic == cc) | (ic == cc2))
     pattern_unknown = (cp >= 0) & (ip < 0)
     ct = table.tone[cap][None]
-    in_tone = (ct < 0) | torch.tensor(TONE_MEMBER)[ct.clamp(min=0), ic]
+    in_tone = (ct < 0) | _TONE_MEMBER[ct.clamp(min=0), ic]
     fits_colour = torch.where(cc2 >= 0, two, one) & in_tone
     fits_pattern = (cp < 0) | (ip == cp)
     fits_noun = noun_ok[kind_of[:, None], table.noun[cap][None]]  # UNSURE indexes the "no noun" column
