@@ -108,7 +108,7 @@ def main() -> None:
     val = CCPSegmentation(args.ccp, VAL_IDS, hw, train=False)
     model = build_model(args.u2netp)
     if args.init and args.init.suffix == ".onnx":  # an exported garment model, e.g. the shipped one
-        load_onnx_weights(model, str(args.init))
+        load_onnx_weights(model, str(args.init), body_only=True)  # a group head is not fine-tuned
     elif args.init:
         model.load_state_dict(torch.load(args.init, map_location="cpu"))
     class_weights = torch.tensor([float(v) for v in args.class_weights.split(",")])

@@ -98,7 +98,8 @@ class U2NetP(nn.Module):
         self.sides = nn.ModuleList([nn.Conv2d(64, out_ch, 3, padding=1) for _ in range(6)])
         self.outconv = nn.Conv2d(6 * out_ch, out_ch, 1)
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def decode(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The decoder's outputs from fine to coarse (hx1d … hx5d, hx6), 64 channels each, at 1, 1/2 … 1/32."""
         pool = lambda t: F.max_pool2d(t, 2, stride=2, ceil_mode=True)  # noqa: E731
         hx1 = self.stage1(x)
         hx2 = self.stage2(pool(hx1))
@@ -111,10 +112,17 @@ class U2NetP(nn.Module):
         hx3d = self.stage3d(torch.cat((_upsample_like(hx4d, hx3), hx3), 1))
         hx2d = self.stage2d(torch.cat((_upsample_like(hx3d, hx2), hx2), 1))
         hx1d = self.stage1d(torch.cat((_upsample_like(hx2d, hx1), hx1), 1))
-        sides = [side(h) for side, h in zip(self.sides, (hx1d, hx2d, hx3d, hx4d, hx5d, hx6))]
+        return hx1d, hx2d, hx3d, hx4d, hx5d, hx6
+
+    def head(self, decoded: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+        """Fused logits first, then the six side logits, all at the input's resolution."""
+        sides = [side(h) for side, h in zip(self.sides, decoded)]
         sides = [sides[0]] + [_upsample_like(s, sides[0]) for s in sides[1:]]
         fused = self.outconv(torch.cat(sides, 1))
         return [fused, *sides]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.head(self.decode(x))
 
 
 def _conv_execution_order(model: nn.Module, size: int = 64) -> list[nn.Conv2d]:
@@ -128,9 +136,11 @@ def _conv_execution_order(model: nn.Module, size: int = 64) -> list[nn.Conv2d]:
     return order
 
 
-def load_onnx_weights(model: U2NetP, onnx_path: str) -> None:
-    """Copy an exported u2netp's folded weights into ``model``: rembg's u2netp.onnx into a single-channel
-    ``U2NetP``, or one of our garment exports into a model with the same number of classes."""
+def load_onnx_weights(model: nn.Module, onnx_path: str, body_only: bool = False) -> None:
+    """Copy an exported model's folded weights into ``model`` convolution by convolution: rembg's u2netp.onnx into
+    a single-channel ``U2NetP``, one of our garment exports into a model of the same make (a ``U2NetP`` or a
+    ``GroupedGarmentModel``), or with ``body_only`` the u2netp body of a grouped export into a ``U2NetP``
+    (its group head is the export's last convolutions)."""
     import onnx
     from onnx import numpy_helper
 
@@ -138,6 +148,8 @@ def load_onnx_weights(model: U2NetP, onnx_path: str) -> None:
     inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     onnx_convs = [n for n in graph.node if n.op_type == "Conv"]
     torch_convs = _conv_execution_order(model)
+    if body_only:
+        onnx_convs = onnx_convs[:len(torch_convs)]
     if len(onnx_convs) != len(torch_convs):
         raise ValueError(f"{onnx_path}: {len(onnx_convs)} convolutions, model has {len(torch_convs)}")
     with torch.no_grad():
