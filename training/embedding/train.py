@@ -1,6 +1,7 @@
 """Train the embedded fashion model contrastively: a ResNet-18 image tower against frozen all-MiniLM-L6-v2.
 
     python -m training.embedding.train --run training/runs/emb --epochs 30
+    python -m training.embedding.train --run training/runs/emb5 --init models/garment_minilm_resnet18.pt --epochs 6 --lr 5e-4
 
 The model is open_clip's ``garment-minilm-resnet18`` (garment_search/embedding/model_configs). The text
 transformer stays frozen, so its pooled outputs are computed once for every caption and cached; the image tower,
@@ -163,6 +164,8 @@ def main() -> None:
                     help="name colours by their canonical name only (no synonyms such as 'navy', 'mustard yellow')")
     ap.add_argument("--tone-captions", action="store_true",
                     help='add tone captions ("a pastel coloured top", "dark clothing") that fit a family of colours')
+    ap.add_argument("--init", type=Path, help="start from these exported weights (e.g. the shipped model) instead of "
+                    "a random image tower; the schedule starts afresh")
     ap.add_argument("--prepare-only", action="store_true", help="build the crop cache and stop")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
@@ -178,8 +181,13 @@ def main() -> None:
     register_embedded_configs()
     model, _, _ = open_clip.create_model_and_transforms(EMBEDDED_MODEL, pretrained=None)
     tokenizer = open_clip.get_tokenizer(EMBEDDED_MODEL)
-    with torch.no_grad():
-        model.text.proj.weight.copy_(torch.eye(model.text.proj.weight.shape[0]))
+    if args.init:
+        missing, unexpected = open_clip.load_checkpoint(model, str(args.init), strict=False)
+        if unexpected or any(not k.startswith("text.transformer.") for k in missing):
+            raise SystemExit(f"{args.init} does not match {EMBEDDED_MODEL}")
+    else:
+        with torch.no_grad():
+            model.text.proj.weight.copy_(torch.eye(model.text.proj.weight.shape[0]))
     for p in model.text.transformer.parameters():
         p.requires_grad = False
 
