@@ -49,13 +49,14 @@ def build_crops(args) -> Crops:
     return crops
 
 
-def crop_attributes(crops: Crops) -> list[Attributes]:
-    """Colour and garment from the crop cache, pattern and second colour measured on the crop itself."""
+def crop_attributes(crops: Crops, patterns: bool = True, second_colours: bool = True) -> list[Attributes]:
+    """Colour and garment from the crop cache, pattern and second colour measured on the crop itself; an attribute
+    switched off stays UNSURE, so no caption names it (the templates that need it are skipped)."""
     out = []
     for image, colour, kind in zip(crops.images, crops.colours, crops.kinds):
         surface = measure_surface(image)
-        second = surface.second_colour if surface.second_colour != int(colour) else UNSURE
-        out.append(Attributes(int(colour), kind, surface.pattern, second))
+        second = surface.second_colour if surface.second_colour != int(colour) and second_colours else UNSURE
+        out.append(Attributes(int(colour), kind, surface.pattern if patterns else UNSURE, second))
     return out
 
 
@@ -164,6 +165,10 @@ def main() -> None:
                     help="name colours by their canonical name only (no synonyms such as 'navy', 'mustard yellow')")
     ap.add_argument("--tone-captions", action="store_true",
                     help='add tone captions ("a pastel coloured top", "dark clothing") that fit a family of colours')
+    ap.add_argument("--no-pattern-captions", action="store_true",
+                    help='no measured-pattern captions ("a striped shirt"); session 1\'s recipe had none')
+    ap.add_argument("--no-second-colour-captions", action="store_true",
+                    help='no second-colour captions ("a red and white skirt"); session 1\'s recipe had none')
     ap.add_argument("--init", type=Path, help="start from these exported weights (e.g. the shipped model) instead of "
                     "a random image tower; the schedule starts afresh")
     ap.add_argument("--prepare-only", action="store_true", help="build the crop cache and stop")
@@ -190,7 +195,8 @@ def main() -> None:
         p.requires_grad = False
 
     crops = build_crops(args)
-    attrs = crop_attributes(crops)
+    attrs = crop_attributes(crops, patterns=not args.no_pattern_captions,
+                            second_colours=not args.no_second_colour_captions)
     table = caption_table(attrs, colour_words=not args.canonical_colours, tones=args.tone_captions)
     texts = table.texts
     text_cache = args.run / "pooled_text.pt"

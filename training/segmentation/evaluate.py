@@ -8,6 +8,10 @@ original is nearly black (max channel < 40) are ignored: a black garment on blac
 - garment IoU, garment kept, skin+hair kept, background (null label) kept: the ``garments`` mask
 - product IoU: the ``product`` mask against the labelled dominant family (upper+one-piece or lower, most pixels,
   ties to upper+one-piece — see groups.PRODUCT_FAMILIES); also against the single dominant labelled group
+- where product IoU is lost: the share of photos whose dominant family the model picks right; the product IoU
+  when the labelled family is kept instead of the model's pick (what a right pick alone would give); and the IoU
+  of a perfect family split of the ``garments`` mask (garments mask ∩ labelled family: the ceiling the
+  garment-versus-rest mask allows)
 - <group> IoU: the mask for ``keep=<group>`` against that group's labels
 - group confusion (``--confusion``): for each labelled class, where its pixels go in the model's argmax at model
   resolution — a diagnostic for the per-group numbers (which group steals which)
@@ -28,6 +32,7 @@ from PIL import Image
 from garment_search.images import load_image_file
 from garment_search.segmentation import mask_from_probabilities
 from garment_search.segmentation.groups import CCP_SKIN_HAIR, CLASS_NAMES, GARMENT_GROUPS, PRODUCT_FAMILIES
+from garment_search.segmentation.masks import full_resolution_mask, kept_probability
 from garment_search.segmentation.sessions import new_segmentation_session
 from training.segmentation.data import VAL_IDS, ccp_class_table, ccp_files
 
@@ -78,9 +83,17 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
             np.add.at(confusion, (small.ravel(), probs.argmax(0).ravel()), 1)
         if len(session.groups) > 1:
             product, _ = mask_from_probabilities(image, probs, session.groups, "product")
-            fam = np.isin(classes, dominant_family(classes)) & valid
+            family = dominant_family(classes)
+            fam = np.isin(classes, family) & valid
             sums["p_inter"] += (product & valid & fam).sum()
             sums["p_union"] += ((product & valid) | fam).sum()
+            sums["oracle_inter"] += (pred & fam).sum()
+            sums["oracle_union"] += ((pred & fam) | fam).sum()
+            sums["family_right"] += dominant_family(probs.argmax(0)) == family
+            told = full_resolution_mask(kept_probability(probs, list(family)), np.asarray(image.rgb),
+                                        garment_prob=1.0 - probs[0]) & valid
+            sums["told_inter"] += (told & fam).sum()
+            sums["told_union"] += (told | fam).sum()
             dom = (classes == dominant_group(classes)) & valid
             sums["p1_inter"] += (product & valid & dom).sum()
             sums["p1_union"] += ((product & valid) | dom).sum()
@@ -101,6 +114,9 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
     if "p_union" in sums:
         out["product_iou"] = sums["p_inter"] / sums["p_union"]
         out["product_iou_vs_single_group"] = sums["p1_inter"] / sums["p1_union"]
+        out["product_family_right"] = sums["family_right"] / len(seconds)
+        out["product_iou_family_told"] = sums["told_inter"] / sums["told_union"]
+        out["product_iou_perfect_family_split"] = sums["oracle_inter"] / sums["oracle_union"]
         out.update({f"{g}_iou": sums[f"{g}_inter"] / sums[f"{g}_union"] for g in GARMENT_GROUPS})
     return out
 
