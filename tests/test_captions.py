@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 
 from training.embedding.captions import COLOUR_NAMES, NOUNS, PATTERNS, UNSURE, Attributes, captions_for  # noqa: E402
 from training.embedding.patterns import measure_surface  # noqa: E402
-from training.embedding.train import caption_fit, caption_table  # noqa: E402
+from training.embedding.train import caption_fit, caption_table, crop_attributes  # noqa: E402
 
 
 def _garment(fill: np.ndarray) -> np.ndarray:
@@ -27,6 +27,13 @@ def _shaded(rgb) -> np.ndarray:
     return np.clip(np.full((144, 144, 3), rgb, np.float32) * shade, 0, 255).astype(np.uint8)
 
 
+def _striped_crop() -> np.ndarray:
+    """Navy and white horizontal stripes."""
+    rows = (np.arange(144) // 6) % 2 == 0
+    fill = np.where(rows[:, None, None], np.array([30, 36, 78], np.uint8), np.array([245, 245, 242], np.uint8))
+    return _garment(np.broadcast_to(fill, (144, 144, 3)).copy())
+
+
 def test_plain_garment_is_plain_with_no_second_colour():
     surface = measure_surface(_garment(_shaded((200, 30, 40))))
     assert PATTERNS[surface.pattern] == "plain"
@@ -34,9 +41,7 @@ def test_plain_garment_is_plain_with_no_second_colour():
 
 
 def test_stripes_are_striped_with_their_second_colour():
-    rows = (np.arange(144) // 6) % 2 == 0
-    fill = np.where(rows[:, None, None], np.array([30, 36, 78], np.uint8), np.array([245, 245, 242], np.uint8))
-    surface = measure_surface(_garment(np.broadcast_to(fill, (144, 144, 3)).copy()))
+    surface = measure_surface(_striped_crop())
     assert PATTERNS[surface.pattern] == "striped"
     assert COLOUR_NAMES[surface.second_colour] in {"navy blue", "white"}
 
@@ -52,6 +57,24 @@ def test_a_print_is_patterned():
 
 def test_black_padding_and_tiny_regions_are_not_measured():
     assert measure_surface(np.zeros((144, 144, 3), np.uint8)).pattern == UNSURE
+
+
+def test_switched_off_attributes_are_not_measured_and_not_captioned():
+    from types import SimpleNamespace
+
+    navy = COLOUR_NAMES.index("navy blue")
+    crops = SimpleNamespace(images=np.stack([_striped_crop()]), colours=np.array([navy]), kinds=["shirt"])
+    full, = crop_attributes(crops)
+    assert PATTERNS[full.pattern] == "striped" and full.second_colour != UNSURE
+    no_pattern, = crop_attributes(crops, patterns=False)
+    assert no_pattern.pattern == UNSURE and no_pattern.second_colour == full.second_colour
+    no_second, = crop_attributes(crops, second_colours=False)
+    assert no_second.pattern == full.pattern and no_second.second_colour == UNSURE
+    texts = caption_table([no_second]).texts
+    assert "a navy striped shirt" in texts and not any(" and " in t for t in texts)
+    plain_recipe = caption_table(crop_attributes(crops, patterns=False, second_colours=False)).texts
+    assert "a navy shirt" in plain_recipe
+    assert not any("striped" in t or " and " in t for t in plain_recipe)
 
 
 def test_unmeasured_attributes_get_no_captions():
