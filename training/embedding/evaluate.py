@@ -4,6 +4,8 @@
 
 - clothing-small validation/: query "a photo of a <class>" for each class over all photos → mean precision@10;
 - CCP 0601–0700 garment crops: "<colour> <garment>" queries (measured colour, labelled garment) → MRR;
+- clothing-small validation/ the same way: "<colour> <class>" over the photos cut out as for training (garment
+  photos like a shop's, 341 of them: more colour+garment judgements than CCP's 197 street crops);
 - the sample catalogue: the queries in training/embedding/sample_queries.json, one entry per product (best
   photo) → MRR on background-removed photos for each --keep mode, and on the original photos;
 - text encoding latency p50 (single query).
@@ -27,7 +29,7 @@ from garment_search.index_file import IndexFile
 from garment_search.search import ProductIndex
 from garment_search.segmentation import embedding_view, load_segmenter
 from training.embedding.captions import COLOUR_NAMES, NOUNS
-from training.embedding.data import ccp_crops
+from training.embedding.data import Crops, ccp_crops, clothing_crops
 from training.segmentation.data import VAL_IDS
 
 QUERIES = Path(__file__).with_name("sample_queries.json")
@@ -53,8 +55,9 @@ def clothing_precision(embedder: Embedder, root: Path, segmenter) -> float:
     return float(np.mean(precisions))
 
 
-def ccp_mrr(embedder: Embedder, root: Path) -> float:
-    crops = ccp_crops(root, VAL_IDS)
+def colour_garment_mrr(embedder: Embedder, crops: Crops) -> float:
+    """Mean reciprocal rank of the first crop with the asked colour and garment, one query per (colour, garment)
+    present."""
     emb = embedder.encode_images([Image.fromarray(c) for c in crops.images])
     keys = [(int(c), k) for c, k in zip(crops.colours, crops.kinds)]
     rrs = []
@@ -99,7 +102,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
     ap.add_argument("--keep", nargs="+", default=["product", "garments"])
-    ap.add_argument("--skip", nargs="*", default=[], choices=["clothing", "ccp", "sample", "latency"])
+    ap.add_argument("--skip", nargs="*", default=[], choices=["clothing", "ccp", "clothing-colour", "sample", "latency"])
     args = ap.parse_args()
     embedder = Embedder().load()
     segmenter = load_segmenter()
@@ -108,7 +111,11 @@ def main() -> None:
     if "clothing" not in args.skip:
         print(f"| clothing-small validation precision@10 | {clothing_precision(embedder, args.datasets / 'clothing-small' / 'validation', segmenter):.3f} |")
     if "ccp" not in args.skip:
-        print(f"| CCP 0601–0700 colour+garment MRR | {ccp_mrr(embedder, args.datasets / 'ccp'):.3f} |")
+        crops = ccp_crops(args.datasets / "ccp", VAL_IDS)
+        print(f"| CCP 0601–0700 colour+garment MRR | {colour_garment_mrr(embedder, crops):.3f} |")
+    if "clothing-colour" not in args.skip:
+        crops = clothing_crops(args.datasets / "clothing-small" / "validation", segmenter)
+        print(f"| clothing-small validation colour+class MRR | {colour_garment_mrr(embedder, crops):.3f} |")
     if "sample" not in args.skip:
         for mode, mrr in sample_mrr(embedder, [*args.keep, "original"], segmenter).items():
             print(f"| sample catalogue MRR ({mode} photos) | {mrr:.3f} |")
