@@ -18,7 +18,7 @@ from garment_search.segmentation.groups import DEFAULT_KEEP, KEEP_CHOICES
 from garment_search.segmentation.masks import crop_to_mask, full_resolution_mask, kept_classes, kept_probability
 from garment_search.segmentation.sessions import SegmentationSession, new_segmentation_session
 
-__all__ = ["Cutout", "cut_out", "embedding_view", "garment_mask", "mask_from_probabilities", "load_segmenter", "KEEP_CHOICES", "DEFAULT_KEEP", "SegmentationSession"]
+__all__ = ["Cutout", "cut_out", "embedding_view", "garment_mask", "mask_for_classes", "mask_from_probabilities", "load_segmenter", "KEEP_CHOICES", "DEFAULT_KEEP", "SegmentationSession"]
 
 _sessions: dict[str, SegmentationSession] = {}
 _lock = threading.Lock()
@@ -54,7 +54,12 @@ def mask_from_probabilities(image: DecodedImage, probs: np.ndarray, groups: tupl
     """Full-resolution boolean keep-mask and the kept group names (transparent source pixels never kept)."""
     if keep not in KEEP_CHOICES:
         raise ValueError(f"keep must be one of {', '.join(KEEP_CHOICES)}")
-    classes = kept_classes(probs, groups, keep)
+    return mask_for_classes(image, probs, groups, kept_classes(probs, groups, keep))
+
+
+def mask_for_classes(image: DecodedImage, probs: np.ndarray, groups: tuple[str, ...], classes: list[int]) -> tuple[np.ndarray, list[str]]:
+    """The keep-mask of the given class channels (``mask_from_probabilities`` once ``keep`` is resolved; the
+    evaluation also asks it for the labelled family)."""
     kept = kept_probability(probs, classes)
     garment_prob = kept if len(classes) == len(groups) else 1.0 - probs[0]
     mask = full_resolution_mask(kept, np.asarray(image.rgb), garment_prob=garment_prob)

@@ -30,9 +30,9 @@ import numpy as np
 from PIL import Image
 
 from garment_search.images import load_image_file
-from garment_search.segmentation import mask_from_probabilities
+from garment_search.segmentation import mask_for_classes, mask_from_probabilities
 from garment_search.segmentation.groups import CCP_SKIN_HAIR, CLASS_NAMES, GARMENT_GROUPS, PRODUCT_FAMILIES
-from garment_search.segmentation.masks import full_resolution_mask, kept_probability
+from garment_search.segmentation.masks import kept_classes
 from garment_search.segmentation.sessions import new_segmentation_session
 from training.segmentation.data import VAL_IDS, ccp_class_table, ccp_files
 
@@ -89,11 +89,10 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
             sums["p_union"] += ((product & valid) | fam).sum()
             sums["oracle_inter"] += (pred & fam).sum()
             sums["oracle_union"] += ((pred & fam) | fam).sum()
-            sums["family_right"] += dominant_family(probs.argmax(0)) == family
-            told = full_resolution_mask(kept_probability(probs, list(family)), np.asarray(image.rgb),
-                                        garment_prob=1.0 - probs[0]) & valid
-            sums["told_inter"] += (told & fam).sum()
-            sums["told_union"] += (told | fam).sum()
+            sums["family_right"] += kept_classes(probs, session.groups, "product") == list(family)
+            told, _ = mask_for_classes(image, probs, session.groups, list(family))
+            sums["told_inter"] += (told & valid & fam).sum()
+            sums["told_union"] += ((told & valid) | fam).sum()
             dom = (classes == dominant_group(classes)) & valid
             sums["p1_inter"] += (product & valid & dom).sum()
             sums["p1_union"] += ((product & valid) | dom).sum()
