@@ -10,13 +10,16 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from garment_search.images import DecodedImage
 from garment_search.segmentation.groups import DEFAULT_KEEP, KEEP_CHOICES
 from garment_search.segmentation.masks import crop_to_mask, full_resolution_mask, kept_classes, kept_probability
-from garment_search.segmentation.sessions import SegmentationSession, new_segmentation_session
+
+if TYPE_CHECKING:  # the sessions (onnxruntime, rembg) load on first use: training imports the tables alone
+    from garment_search.segmentation.sessions import SegmentationSession
 
 __all__ = ["Cutout", "cut_out", "embedding_view", "garment_mask", "mask_for_classes", "mask_from_probabilities", "load_segmenter", "KEEP_CHOICES", "DEFAULT_KEEP", "SegmentationSession"]
 
@@ -26,11 +29,20 @@ _lock = threading.Lock()
 
 def load_segmenter(name: str | None = None) -> SegmentationSession:
     """The process-wide session for ``name`` (default ``$SEGMENTATION_MODEL`` or ``garment``), loaded once."""
+    from garment_search.segmentation.sessions import new_segmentation_session
+
     name = name or os.environ.get("SEGMENTATION_MODEL") or "garment"
     with _lock:
         if name not in _sessions:
             _sessions[name] = new_segmentation_session(name)
         return _sessions[name]
+
+
+def __getattr__(name: str):
+    if name == "SegmentationSession":
+        from garment_search.segmentation.sessions import SegmentationSession
+        return SegmentationSession
+    raise AttributeError(name)
 
 
 @dataclass
