@@ -14,6 +14,7 @@ from garment_search.fetch import fetch_url
 from garment_search.http import ModelGate, json_response, read_json_object, request_scope, require_post
 from garment_search.images import decode_image, encode_jpeg
 from garment_search.segmentation import DEFAULT_KEEP, KEEP_CHOICES, cut_out, load_segmenter
+import garment_search.segmentation.sessions  # noqa: F401,E402  onnxruntime + rembg at cold start, not in a request
 
 SETTINGS = Settings.from_env()
 GATE = ModelGate(SETTINGS.inference_concurrency, SETTINGS.queue_timeout_s)
