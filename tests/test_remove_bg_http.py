@@ -123,9 +123,11 @@ def test_size_charts_answer_all_black(client, httpserver, catalogue, prefix, suf
     assert out.max() <= 8  # black up to JPEG noise
 
 
-def test_garment_close_up_keeps_the_garment(client, httpserver, catalogue):
-    """A detail shot where the shirt fills the frame must not lose its mask (it did before close-up training)."""
-    (photo,) = catalogue_photos(catalogue, "light-blue-point-collar", "-12.jpg")
+@pytest.mark.parametrize("prefix,suffix", [("light-blue-point-collar", "-12.jpg"), ("onion-skin", "-5.jpg")])
+def test_garment_close_up_keeps_the_garment(client, httpserver, catalogue, prefix, suffix):
+    """A detail shot where the garment fills the frame must not lose its mask: the shirt did before close-up
+    training, the flat knit sweater before v6 (trained at full resolution, every layer)."""
+    (photo,) = catalogue_photos(catalogue, prefix, suffix)
     httpserver.expect_request("/close.jpg").respond_with_data(photo.read_bytes(), content_type="image/jpeg")
     out = decode_answer(client.post("/", json={"url": httpserver.url_for("/close.jpg")}))
     assert (out.max(axis=2) > 30).mean() > 0.2
