@@ -14,11 +14,15 @@ above, which starts from the shipped ONNX (v3) after CCP's "suit" moved from one
 weights from the new pixel shares (inverse square root of each group's share relative to upper's).
 
 On a GPU (used when present; ``--workers`` decode and augment in parallel, bf16 autocast) the whole network
-trains at the serving resolution in minutes; ``--max-minutes`` fits the number of epochs to a fixed lease
-after timing the first one (the log prints the ``--epochs`` that reproduces the run):
+trains at the serving resolution in minutes. The shipped v6 is v3 continued that way for 55 epochs
+(``training/segmentation/gpu_runs.sh continued``, which holds the recipes):
 
-    python -m training.segmentation.train --run /tmp/seg-a --u2netp models/.cache/u2netp.onnx --height 320 \
-        --width 240 --batch 16 --train-stage1 --workers 5 --epochs 200 --max-minutes 6
+    python -m training.segmentation.train --run /tmp/runs/continued --init v3.onnx --cache-height 480 \
+        --height 320 --width 240 --batch 16 --train-stage1 --workers 4 --epochs 55 --negative-share 0.15 \
+        --lr 1.5e-4 --head-lr-mult 3 --class-weights 1,1,1.3,1.7 --val-every 10
+
+``--max-minutes`` fits the number of epochs to a fixed lease after timing the second epoch (the first also
+pays for start-up); the log prints the ``--epochs`` that reproduces the run.
 
 Fixed seeds, a checkpoint every ``--save-every`` steps and at each epoch end; rerunning the same command
 resumes from the last checkpoint. Then export with ``python -m training.segmentation.export``.
@@ -158,7 +162,7 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--val-every", type=int, default=2, help="validate every this many epochs (and at the end)")
     ap.add_argument("--max-minutes", type=float,
-                    help="fit the epochs into this many minutes of training, timed on the first epoch")
+                    help="fit the epochs into this many minutes of training, timed on the second epoch")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
