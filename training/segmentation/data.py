@@ -35,6 +35,14 @@ def ccp_files(root: Path, ids: range) -> list[tuple[Path, Path]]:
     return pairs
 
 
+def load_pair(img_path: Path, lab_path: Path, height: int) -> tuple[Image.Image, Image.Image]:
+    """A photo and its label map at ``height`` (aspect kept; labels resized nearest, so ids stay ids)."""
+    img, lab = Image.open(img_path).convert("RGB"), Image.open(lab_path)
+    width = round(img.width * height / img.height)
+    return (img.resize((width, height), Image.Resampling.BILINEAR),
+            lab.resize((width, height), Image.Resampling.NEAREST))
+
+
 def ccp_class_table(root: Path) -> np.ndarray:
     """CCP label id → garment class id."""
     names = json.loads((root / "label_names.json").read_text())
@@ -54,11 +62,7 @@ class CCPSegmentation(torch.utils.data.Dataset):
         self.images: list[torch.Tensor] = []
         self.labels: list[torch.Tensor] = []
         for img_path, lab_path in ccp_files(root, ids):
-            img = Image.open(img_path).convert("RGB")
-            lab = Image.open(lab_path)
-            w = round(img.width * cache_height / img.height)
-            img = img.resize((w, cache_height), Image.Resampling.BILINEAR)
-            lab = lab.resize((w, cache_height), Image.Resampling.NEAREST)
+            img, lab = load_pair(img_path, lab_path, cache_height)
             self.images.append(torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1))
             self.labels.append(torch.from_numpy(np.asarray(lab).copy()))
         self.epoch_seed = 0

@@ -2,7 +2,7 @@
 
     python -m training.segmentation.shrink_ccp --out .devdata/ccp      # ~26 MB: photos at 480 px, JPEG q85
 
-Labels are resized with nearest neighbour (ids stay ids). Train with ``--ccp .devdata/ccp --cache-height 480``
+Resized by the dataset's own loader (``data.load_pair``). Train with ``--ccp .devdata/ccp --cache-height 480``
 (``gpu_runs.sh`` does); the copy lives in a git-ignored folder — CCP is third-party data, never committed.
 """
 
@@ -12,9 +12,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from PIL import Image
-
-from training.segmentation.data import ccp_files
+from training.segmentation.data import ccp_files, load_pair
 
 
 def shrink(src: Path, out: Path, height: int, quality: int) -> int:
@@ -23,10 +21,9 @@ def shrink(src: Path, out: Path, height: int, quality: int) -> int:
     shutil.copy(src / "label_names.json", out / "label_names.json")
     pairs = ccp_files(src, range(1, 10_000))
     for img_path, lab_path in pairs:
-        img, lab = Image.open(img_path).convert("RGB"), Image.open(lab_path)
-        width = round(img.width * height / img.height)
-        img.resize((width, height), Image.Resampling.BILINEAR).save(out / "images" / img_path.name, quality=quality)
-        lab.resize((width, height), Image.Resampling.NEAREST).save(out / "labels" / lab_path.name, optimize=True)
+        img, lab = load_pair(img_path, lab_path, height)  # what CCPSegmentation caches, so training sees the same
+        img.save(out / "images" / img_path.name, quality=quality)
+        lab.save(out / "labels" / lab_path.name, optimize=True)
     return len(pairs)
 
 

@@ -101,37 +101,39 @@ class _Seeded(torch.utils.data.Dataset):
         return self.data[idx]
 
 
+class _Keys(torch.utils.data.Sampler):
+    """The current epoch's (seed, index) keys; replaced before each pass over the loader."""
+
+    def __init__(self) -> None:
+        self.keys: list[tuple[int, int]] = []
+
+    def __iter__(self):
+        return iter(self.keys)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
 class BatchStream:
     """(images, targets) batches of one epoch in a given order; with workers, augmented in parallel processes."""
 
     def __init__(self, data: CCPSegmentation, batch: int, workers: int) -> None:
-        self.data, self.batch, self.keys = data, batch, []
+        self.data, self.batch, self.sampler = data, batch, _Keys()
         self.loader = None
         if workers:
             self.loader = torch.utils.data.DataLoader(
-                _Seeded(data), batch_size=batch, sampler=_Keys(self), num_workers=workers, drop_last=True,
+                _Seeded(data), batch_size=batch, sampler=self.sampler, num_workers=workers, drop_last=True,
                 pin_memory=torch.cuda.is_available(), persistent_workers=True)
 
     def epoch(self, seed: int, order: list[int]):
-        self.keys = [(seed, i) for i in order]
         if self.loader is not None:
+            self.sampler.keys = [(seed, i) for i in order]
             yield from self.loader
             return
         self.data.set_epoch_seed(seed)
         for b in range(0, len(order) - self.batch + 1, self.batch):
             xs, ys = zip(*(self.data[i] for i in order[b:b + self.batch]))
             yield torch.stack(xs), torch.stack(ys)
-
-
-class _Keys(torch.utils.data.Sampler):
-    def __init__(self, stream: BatchStream) -> None:
-        self.stream = stream
-
-    def __iter__(self):
-        return iter(self.stream.keys)
-
-    def __len__(self) -> int:
-        return len(self.stream.keys)
 
 
 def main() -> None:
@@ -226,7 +228,7 @@ def main() -> None:
             if step % args.save_every == 0:
                 checkpoint.save(step)
         checkpoint.save(step)
-        if args.max_minutes and epoch == 0:
+        if epoch == 0:
             first_epoch_end = time.time()
         if args.max_minutes and epoch == 1 and epochs == args.epochs:
             # Timed on the second epoch: the first also pays for loader start-up and cuDNN's algorithm search
