@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 
 from training.embedding.captions import COLOUR_NAMES, NOUNS, PATTERNS, UNSURE, Attributes, captions_for  # noqa: E402
 from training.embedding.patterns import measure_surface  # noqa: E402
-from training.embedding.train import caption_fit, caption_table, crop_attributes  # noqa: E402
+from training.embedding.train import caption_fit, caption_table, crop_attributes, measured_surfaces  # noqa: E402
 
 
 def _garment(fill: np.ndarray) -> np.ndarray:
@@ -59,20 +59,22 @@ def test_black_padding_and_tiny_regions_are_not_measured():
     assert measure_surface(np.zeros((144, 144, 3), np.uint8)).pattern == UNSURE
 
 
-def test_switched_off_attributes_are_not_measured_and_not_captioned():
+def test_switched_off_attributes_are_not_measured_and_not_captioned(tmp_path):
     from types import SimpleNamespace
 
     navy = COLOUR_NAMES.index("navy blue")
     crops = SimpleNamespace(images=np.stack([_striped_crop()]), colours=np.array([navy]), kinds=["shirt"])
-    full, = crop_attributes(crops)
+    surfaces = measured_surfaces(crops, tmp_path / "surfaces.npz")
+    assert (measured_surfaces(crops, tmp_path / "surfaces.npz") == surfaces).all()  # read back from the cache
+    full, = crop_attributes(crops, surfaces)
     assert PATTERNS[full.pattern] == "striped" and full.second_colour != UNSURE
-    no_pattern, = crop_attributes(crops, patterns=False)
+    no_pattern, = crop_attributes(crops, surfaces, patterns=False)
     assert no_pattern.pattern == UNSURE and no_pattern.second_colour == full.second_colour
-    no_second, = crop_attributes(crops, second_colours=False)
+    no_second, = crop_attributes(crops, surfaces, second_colours=False)
     assert no_second.pattern == full.pattern and no_second.second_colour == UNSURE
     texts = caption_table([no_second]).texts
     assert "a navy striped shirt" in texts and not any(" and " in t for t in texts)
-    plain_recipe = caption_table(crop_attributes(crops, patterns=False, second_colours=False)).texts
+    plain_recipe = caption_table(crop_attributes(crops, surfaces, patterns=False, second_colours=False)).texts
     assert "a navy shirt" in plain_recipe
     assert not any("striped" in t or " and " in t for t in plain_recipe)
 

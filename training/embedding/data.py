@@ -8,6 +8,7 @@ The crops are cached in one .npz so a resumed run does not redo them.
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,13 +33,31 @@ class Crops:
     colours: np.ndarray  # N colour indices
     kinds: list[str]  # N keys of NOUNS
 
-    def save(self, path: Path) -> None:
-        np.savez_compressed(path, images=self.images, colours=self.colours, kinds=np.array(self.kinds))
+    def save(self, path: Path, jpeg_quality: int | None = None) -> None:
+        """Raw pixels (lossless, ~100 MB for the training set) or, with ``jpeg_quality``, one JPEG per crop
+        (~20 MB: small enough to travel to a GPU lease). Colours are measured before either, on the original."""
+        if jpeg_quality is None:
+            np.savez_compressed(path, images=self.images, colours=self.colours, kinds=np.array(self.kinds))
+            return
+        blobs = []
+        for image in self.images:
+            buf = io.BytesIO()
+            Image.fromarray(image).save(buf, "JPEG", quality=jpeg_quality)
+            blobs.append(np.frombuffer(buf.getvalue(), np.uint8))
+        np.savez(path, jpeg=np.concatenate(blobs), ends=np.cumsum([len(b) for b in blobs]),
+                 colours=self.colours, kinds=np.array(self.kinds))
 
     @classmethod
     def load(cls, path: Path) -> "Crops":
         z = np.load(path)
-        return cls(z["images"], z["colours"], [str(k) for k in z["kinds"]])
+        if "jpeg" in z:
+            data, ends = z["jpeg"], z["ends"]
+            starts = np.concatenate([[0], ends[:-1]])
+            images = np.stack([np.asarray(Image.open(io.BytesIO(data[a:b].tobytes())).convert("RGB"))
+                               for a, b in zip(starts, ends)])
+        else:
+            images = z["images"]
+        return cls(images, z["colours"], [str(k) for k in z["kinds"]])
 
     def __add__(self, other: "Crops") -> "Crops":
         return Crops(np.concatenate([self.images, other.images]), np.concatenate([self.colours, other.colours]),

@@ -1,11 +1,12 @@
-"""Evaluate the configured embedder (CLIP_MODEL/CLIP_PRETRAINED; default the embedded fashion model).
+"""Evaluate the configured embedder (CLIP_MODEL/CLIP_PRETRAINED; default the embedded fashion model), or several
+candidate weights of the embedded model side by side (``--weights``: the photos are cut out once for all).
 
     python -m training.embedding.evaluate [--datasets ../shared/datasets] [--keep product garments]
+    python -m training.embedding.evaluate --weights models/garment_minilm_resnet18.pt candidate.pt --skip latency
 
-- clothing-small validation/: query "a photo of a <class>" for each class over all photos → mean precision@10;
-- CCP 0601–0700 garment crops: "<colour> <garment>" queries (measured colour, labelled garment) → MRR;
-- clothing-small validation/ the same way: "<colour> <class>" over the photos cut out as for training (garment
-  photos like a shop's, 341 of them: more colour+garment judgements than CCP's 197 street crops);
+- the held-out sets (training/embedding/heldout.py): clothing-small validation/ "a photo of a <class>" →
+  precision@10; CCP 0601–0700 "<colour> <garment>" over label crops → MRR; clothing-small validation/ cut out as
+  for training, "<colour> <class>" → MRR;
 - the sample catalogue: the queries in training/embedding/sample_queries.json, one entry per product (best
   photo) → MRR on background-removed photos for each --keep mode, and on the original photos;
 - text encoding latency p50 (single query).
@@ -20,17 +21,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from garment_search.catalogue import product_photos, sample_dir
-from garment_search.embedding import Embedder
+from garment_search.embedding import EMBEDDED_MODEL, Embedder, ModelChoice
 from garment_search.images import load_image_file
 from garment_search.index_file import IndexFile
 from garment_search.search import ProductIndex
 from garment_search.segmentation import embedding_view, load_segmenter
-from training.embedding.captions import COLOUR_NAMES, NOUNS
-from training.embedding.data import Crops, ccp_crops, clothing_crops
-from training.segmentation.data import VAL_IDS
+from training.embedding.captions import COLOUR_NAMES
+from training.embedding.heldout import Heldout
 
 QUERIES = Path(__file__).with_name("sample_queries.json")
 
@@ -42,50 +41,31 @@ def reciprocal_rank(ranked: list[str], expected: set[str]) -> float:
     return 0.0
 
 
-def clothing_precision(embedder: Embedder, root: Path, segmenter) -> float:
-    files = sorted((d.name, f) for d in root.iterdir() if d.is_dir() for f in sorted(d.iterdir()))
-    views = [embedding_view(load_image_file(f), segmenter, "product")[0] for _, f in files]
-    emb = embedder.encode_images(views)
-    labels = np.array([c for c, _ in files])
-    precisions = []
-    for cls in sorted(set(labels)):
-        sims = emb @ embedder.encode_text(f"a photo of a {cls}")
-        top = np.argsort(-sims)[:10]
-        precisions.append(float((labels[top] == cls).mean()))
-    return float(np.mean(precisions))
+class Catalogue:
+    """The sample catalogue's photos as the index builder sees them, per photo mode, cut out once."""
 
+    def __init__(self, modes: list[str], segmenter) -> None:
+        products = product_photos(sample_dir())
+        self.names = [n for n, photos in products.items() for _ in photos]
+        self.paths = [str(p) for photos in products.values() for p in photos]
+        images = [load_image_file(p) for p in self.paths]
+        self.segmentation = segmenter.identity
+        self.views = {mode: [(im.rgb, False) if mode == "original" else embedding_view(im, segmenter, mode)
+                             for im in images] for mode in modes}
 
-def colour_garment_mrr(embedder: Embedder, crops: Crops) -> float:
-    """Mean reciprocal rank of the first crop with the asked colour and garment, one query per (colour, garment)
-    present."""
-    emb = embedder.encode_images([Image.fromarray(c) for c in crops.images])
-    keys = [(int(c), k) for c, k in zip(crops.colours, crops.kinds)]
-    rrs = []
-    for colour, kind in sorted(set(keys)):
-        sims = emb @ embedder.encode_text(f"{COLOUR_NAMES[colour]} {NOUNS[kind][0]}")
-        ranked = [keys[i] for i in np.argsort(-sims)]
-        rrs.append(1.0 / (ranked.index((colour, kind)) + 1))
-    return float(np.mean(rrs))
-
-
-def sample_mrr(embedder: Embedder, modes: list[str], segmenter) -> dict[str, float]:
-    """Catalogue MRR per photo mode, ranked by the search code itself (``ProductIndex``: best photo per
-    product, photos without a garment not representing a product that has others)."""
-    queries = json.loads(QUERIES.read_text())["queries"]
-    products = product_photos(sample_dir())
-    names = [n for n, photos in products.items() for _ in photos]
-    paths = [str(p) for photos in products.values() for p in photos]
-    images = [load_image_file(p) for p in paths]
-    out = {}
-    for mode in modes:
-        views = [(im.rgb, False) if mode == "original" else embedding_view(im, segmenter, mode) for im in images]
-        emb = embedder.encode_images([v for v, _ in views])
-        index = ProductIndex(IndexFile(embedder.identity, segmenter.identity, mode, emb, names, paths,
-                                       [""] * len(paths), [flag for _, flag in views]))
-        rrs = [reciprocal_rank([h.product_name for h in index.top(embedder.encode_text(q["text"]), len(index))],
-                               set(q["expected"])) for q in queries]
-        out[mode] = float(np.mean(rrs))
-    return out
+    def mrr(self, embedder: Embedder) -> dict[str, float]:
+        """Catalogue MRR per photo mode, ranked by the search code itself (``ProductIndex``: best photo per
+        product, photos without a garment not representing a product that has others)."""
+        queries = json.loads(QUERIES.read_text())["queries"]
+        out = {}
+        for mode, views in self.views.items():
+            emb = embedder.encode_images([v for v, _ in views])
+            index = ProductIndex(IndexFile(embedder.identity, self.segmentation, mode, emb, self.names, self.paths,
+                                           [""] * len(self.paths), [flag for _, flag in views]))
+            rrs = [reciprocal_rank([h.product_name for h in index.top(embedder.encode_text(q["text"]), len(index))],
+                                   set(q["expected"])) for q in queries]
+            out[mode] = float(np.mean(rrs))
+        return out
 
 
 def text_latency_ms(embedder: Embedder, runs: int = 100) -> float:
@@ -102,25 +82,31 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
     ap.add_argument("--keep", nargs="+", default=["product", "garments"])
-    ap.add_argument("--skip", nargs="*", default=[], choices=["clothing", "ccp", "clothing-colour", "sample", "latency"])
+    ap.add_argument("--weights", nargs="+", type=Path,
+                    help=f"candidate weights of {EMBEDDED_MODEL}, one column each (default: the configured model)")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["heldout", "sample", "latency"])
     args = ap.parse_args()
-    embedder = Embedder().load()
+    embedders = ([Embedder(ModelChoice(EMBEDDED_MODEL, str(w))) for w in args.weights] if args.weights
+                 else [Embedder()])
     segmenter = load_segmenter()
-    print(f"model {embedder.identity}, segmentation {segmenter.identity}")
-    print("| measure | value |\n|---|---|")
-    if "clothing" not in args.skip:
-        print(f"| clothing-small validation precision@10 | {clothing_precision(embedder, args.datasets / 'clothing-small' / 'validation', segmenter):.3f} |")
-    if "ccp" not in args.skip:
-        crops = ccp_crops(args.datasets / "ccp", VAL_IDS)
-        print(f"| CCP 0601–0700 colour+garment MRR | {colour_garment_mrr(embedder, crops):.3f} |")
-    if "clothing-colour" not in args.skip:
-        crops = clothing_crops(args.datasets / "clothing-small" / "validation", segmenter)
-        print(f"| clothing-small validation colour+class MRR | {colour_garment_mrr(embedder, crops):.3f} |")
-    if "sample" not in args.skip:
-        for mode, mrr in sample_mrr(embedder, [*args.keep, "original"], segmenter).items():
-            print(f"| sample catalogue MRR ({mode} photos) | {mrr:.3f} |")
-    if "latency" not in args.skip:
-        print(f"| text encoding p50 | {text_latency_ms(embedder):.1f} ms |")
+    rows: dict[str, list[str]] = {}
+    heldout = None if "heldout" in args.skip else Heldout.build(args.datasets, segmenter)
+    catalogue = None if "sample" in args.skip else Catalogue([*args.keep, "original"], segmenter)
+    for embedder in embedders:
+        embedder.load()
+        if heldout:
+            for measure, value in heldout.measure(embedder).items():
+                rows.setdefault(measure, []).append(f"{value:.3f}")
+        if catalogue:
+            for mode, mrr in catalogue.mrr(embedder).items():
+                rows.setdefault(f"sample catalogue MRR ({mode} photos)", []).append(f"{mrr:.3f}")
+        if "latency" not in args.skip:
+            rows.setdefault("text encoding p50", []).append(f"{text_latency_ms(embedder):.1f} ms")
+    print(f"segmentation {segmenter.identity}")
+    print("| measure | " + " | ".join(e.identity for e in embedders) + " |")
+    print("|---|" + "---|" * len(embedders))
+    for measure, values in rows.items():
+        print(f"| {measure} | " + " | ".join(values) + " |")
 
 
 if __name__ == "__main__":

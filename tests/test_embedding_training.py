@@ -1,0 +1,112 @@
+"""Embedding training pieces that must behave the same here and on a GPU lease: batch augmentation, the compact
+crop and pooled-text caches the lease trains from, the schedule's fit to a time budget, and held-out ranking."""
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from training.embedding.data import Crops  # noqa: E402
+from training.embedding.heldout import class_precision, colour_garment_mrr  # noqa: E402
+from training.embedding.train import MEAN, SIZE, STD, PooledTextCache, augment  # noqa: E402
+from training.schedule import WarmupCosine  # noqa: E402
+
+
+def _half_red_batch(n: int = 8) -> torch.Tensor:
+    """uint8 N×3×144×144: left half black padding, right half red."""
+    images = torch.zeros(n, 3, 144, 144, dtype=torch.uint8)
+    images[:, 0, :, 72:], images[:, 1, :, 72:], images[:, 2, :, 72:] = 200, 30, 40
+    return images
+
+
+def test_augment_keeps_colours_and_padding_black():
+    out = augment(_half_red_batch(), torch.Generator().manual_seed(0))
+    assert out.shape == (8, 3, SIZE, SIZE) and out.dtype == torch.float32
+    rgb = (out * STD + MEAN) * 255
+    black = rgb.amax(1) < 1
+    assert black.float().mean() > 0.3  # padding stays black, not lifted by the brightness jitter
+    red = rgb.permute(0, 2, 3, 1)[rgb[:, 0] > 100]
+    assert len(red) > 0.3 * out.numel() / 3
+    # brightness ±12 %, saturation ±10 %: still red (what its captions say), except at the resampled edge
+    interior = red[(red[:, 0] > 150)]
+    assert (interior[:, 1] < 70).float().mean() > 0.99 and (interior[:, 2] < 75).float().mean() > 0.99
+
+
+def test_augment_crops_and_flips_differently_per_image_and_reproducibly():
+    images = _half_red_batch()
+    a = augment(images, torch.Generator().manual_seed(1))
+    b = augment(images, torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)
+    red_left = (a[:, 0, :, :SIZE // 2] > 0).float().mean((1, 2))  # flipped images have their red on the left
+    assert (red_left > 0.5).any() and (red_left < 0.5).any()
+
+
+def test_jpeg_crops_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    images = np.zeros((5, 144, 144, 3), np.uint8)
+    for i, image in enumerate(images):
+        image[20:120, 30:110] = rng.integers(0, 255, 3)
+    crops = Crops(images, np.arange(5), ["shirt", "skirt", "dress", "top", "jeans"])
+    crops.save(tmp_path / "raw.npz")
+    crops.save(tmp_path / "small.npz", jpeg_quality=88)
+    raw, small = Crops.load(tmp_path / "raw.npz"), Crops.load(tmp_path / "small.npz")
+    assert (raw.images == images).all() and small.images.shape == images.shape
+    assert np.abs(small.images.astype(int) - images).mean() < 2
+    assert small.kinds == crops.kinds and (small.colours == crops.colours).all()
+
+
+def test_pooled_text_cache_is_a_superset_lookup(tmp_path):
+    path = tmp_path / "pooled.pt"
+    cache = PooledTextCache(path)
+    assert not cache.covers(["a red skirt"])
+    cache.add(["a red skirt", "a blue top"], torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+    cache.add(["a blue top", "a green dress"], torch.tensor([[9.0, 9.0], [0.5, 0.5]]))  # known texts kept
+    again = PooledTextCache(path)
+    assert again.covers(["a green dress", "a red skirt"]) and not again.covers(["a pink coat"])
+    assert again.lookup(["a green dress", "a blue top"]).tolist() == [[0.5, 0.5], [0.0, 1.0]]
+    assert again.pooled.dtype == torch.float16
+
+
+def test_warmup_cosine_shape_and_fit_to_a_time_budget():
+    schedule = WarmupCosine(steps_per_epoch=10, epochs=100, warmup=5, floor=0.02)
+    assert schedule(0) == pytest.approx(0.2 * (0.02 + 0.98 * 1.0), rel=1e-3)
+    assert schedule(4) == pytest.approx(1.0, rel=1e-3)
+    assert schedule(500) == pytest.approx(0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * 0.5)))
+    assert schedule(1000) == pytest.approx(0.02)
+    schedule.started -= 60  # one minute gone; the second epoch took a tenth of it
+    assert schedule.epoch_done(0, max_minutes=2) is None
+    schedule.first_epoch_end -= 6
+    line = schedule.epoch_done(1, max_minutes=2)
+    assert line and schedule.epochs in (11, 12) and schedule.total == 10 * schedule.epochs
+    assert schedule(schedule.total) == pytest.approx(0.02)  # the decay now ends with the fitted run
+
+
+class _ColourEmbedder:
+    """Images embed as their mean colour's one-hot among red/green/blue; queries by the colour word they name."""
+
+    WORDS = ("red", "green", "blue")
+
+    def encode_images(self, images):
+        means = np.stack([np.asarray(im, np.float32).reshape(-1, 3).mean(0) for im in images])
+        return np.eye(3, dtype=np.float32)[means.argmax(1)] + np.linspace(0, 0.01, len(images))[:, None]
+
+    def encode_text(self, text):
+        return np.array([w in text.split() for w in self.WORDS], np.float32)
+
+
+def test_held_out_measures_on_a_known_embedder():
+    from PIL import Image
+
+    colours = {"red": (200, 20, 20), "green": (20, 200, 20), "blue": (20, 20, 200)}
+    images = np.stack([np.full((16, 16, 3), colours[c], np.uint8) for c in ("red", "green", "blue", "red")])
+    from training.embedding.captions import COLOUR_NAMES
+
+    crops = Crops(images, np.array([COLOUR_NAMES.index(c) for c in ("red", "green", "blue", "red")]),
+                  ["skirt", "skirt", "skirt", "skirt"])
+    assert colour_garment_mrr(_ColourEmbedder(), crops) == 1.0
+    views = [Image.fromarray(i) for i in images]
+    # "a photo of a red" finds both red photos first; with 4 photos the top 10 is all 4: 2/4, 1/4, 1/4
+    assert class_precision(_ColourEmbedder(), views, ["red", "green", "blue", "red"]) == pytest.approx(
+        np.mean([0.5, 0.25, 0.25]))

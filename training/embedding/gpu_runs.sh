@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Embedding trainings side by side on one GPU lease (docs/benchmarks.md, "Embedding on a GPU lease"), ranked on
+# the packed held-out sets; the best BRING candidates' weights come back (split in parts: a lease returns files
+# of at most 16 MiB), with every run's log and the ranking.
+#
+#   MINUTES=5 OUT=/tmp/out training/embedding/gpu_runs.sh plain plain-seed2 finetune
+#
+# Here first: PACK from `python -m training.embedding.pack_lease` (crops, surfaces, pooled captions, the text
+# tower's config) and HELDOUT from `python -m training.embedding.heldout pack`; carry .devdata/emb,
+# .devdata/heldout and the wheels open_clip needs there (see the README's "GPU lease" notes).
+# Back here: `cat OUT/<run>.pt.part-* > <run>.pt`, then `python -m training.embedding.evaluate --weights ...`.
+# Recipes are data: the name picks the caption recipe, start and schedule below; every run gets the same
+# minutes (--max-minutes fits its epochs after timing the second).
+set -uo pipefail
+PACK=${PACK:-.devdata/emb}
+HELDOUT=${HELDOUT:-.devdata/heldout}
+MINUTES=${MINUTES:-5}
+BRING=${BRING:-2}
+EXTRA=${EXTRA:-}           # appended to every run's arguments (e.g. "--limit 64 --epochs 2" for a dry run)
+OUT=${OUT:?set OUT to the folder that receives the weights}
+PY=${PYTHON:-python3}
+export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 PYTHONPATH="$PACK/site${PYTHONPATH:+:$PYTHONPATH}"
+PLAIN="--no-pattern-captions --no-second-colour-captions"  # session 1's (shipped) caption recipe
+
+recipe() {
+    case $1 in
+        plain)            echo --epochs 100 $PLAIN ;;
+        plain-seed2)      echo --epochs 100 --seed 4321 $PLAIN ;;
+        plain-short)      echo --epochs 40 $PLAIN ;;
+        plain-wide-crops) echo --epochs 100 --min-crop-scale 0.5 $PLAIN ;;
+        plain-b256)       echo --epochs 100 --batch 256 --lr 3e-3 $PLAIN ;;
+        patterns)         echo --epochs 100 --no-second-colour-captions ;;  # needs a pack with its captions
+        finetune)         echo --epochs 30 --lr 5e-4 --init models/garment_minilm_resnet18.pt $PLAIN ;;
+        *) echo "unknown recipe $1" >&2; return 1 ;;
+    esac
+}
+
+train() {
+    local name=$1 extra
+    extra=$(recipe "$name") || return 1
+    mkdir -p "/tmp/runs/$name"
+    cp "$PACK"/*.npz "$PACK"/*.pt "/tmp/runs/$name/"
+    # shellcheck disable=SC2086  # the recipe's words are separate arguments
+    timeout $(( ${MINUTES%.*} * 60 + 150 )) "$PY" -m training.embedding.train --run "/tmp/runs/$name" \
+        --out "/tmp/runs/$name/model.pt" --threads 2 --save-every 100000 --max-minutes "$MINUTES" $extra $EXTRA \
+        >"/tmp/runs/$name/log.txt" 2>&1
+    echo "$name exited $?: $(grep -E '^(fitted|wrote)' "/tmp/runs/$name/log.txt" | tr '\n' ' ')"
+}
+
+[ $# -gt 0 ] || { echo "name one or more recipes" >&2; exit 2; }
+mkdir -p "$OUT"
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
+for name in "$@"; do train "$name" & done
+wait
+for name in "$@"; do echo "== $name"; grep -v -i warn "/tmp/runs/$name/log.txt" | tail -n 4; done >"$OUT/logs.txt"
+cat "$OUT/logs.txt"
+weights=(/tmp/runs/*/model.pt)
+"$PY" -m training.embedding.heldout rank --pack "$HELDOUT" --json "$OUT/rank.json" \
+    --weights models/garment_minilm_resnet18.pt "${weights[@]}" 2>&1 | grep '^{'
+# The best BRING runs by the mean of the three held-out measures (the shipped weights are the baseline row).
+"$PY" -c "import json, sys, statistics as s; r = json.load(open(sys.argv[1])); r.pop('models/garment_minilm_resnet18.pt')
+print('\n'.join(sorted(r, key=lambda w: -s.mean(r[w].values()))[:int(sys.argv[2])]))" "$OUT/rank.json" "$BRING" |
+while read -r best; do
+    name=$(basename "$(dirname "$best")")
+    split -b 12M "$best" "$OUT/$name.pt.part-"
+done
+ls -la "$OUT"

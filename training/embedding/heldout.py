@@ -1,0 +1,184 @@
+"""The embedding's held-out judgements, and packing them to rank candidates where they are trained (a GPU lease).
+
+    python -m training.embedding.heldout pack --out .devdata/heldout          # here: cut out, crop, pack (~5 MB)
+    python -m training.embedding.heldout rank --pack .devdata/heldout --weights a.pt b.pt   # anywhere
+
+Three held-out sets, never trained on:
+- clothing-small ``validation/``: "a photo of a <class>" for each class over all photos → mean precision@10;
+- CCP 0601–0700 garment crops (label masks): "<colour> <garment>" for each pair present → MRR;
+- clothing-small ``validation/`` cut out as for training: "<colour> <class>" → MRR.
+Photos go through the index builder's path (``embedding_view``, remove_bg's cut-out cropped to the garment).
+
+``pack`` stores every view already resized as the embedder's preprocessing resizes it (longest side to the model's
+input, black padding; JPEG) and the frozen text transformer's pooled output for every query, so ``rank`` needs
+neither the datasets, the segmentation model nor the 90 MB text tower. Packed numbers are a proxy (JPEG'd
+views) to choose which candidates to bring back; the numbers reported come from ``training.embedding.evaluate``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from PIL import Image
+
+from garment_search.embedding import EMBEDDED_MODEL, Embedder, ModelChoice, create_model, load_embedded_weights
+from garment_search.images import load_image_file
+from training.embedding.captions import COLOUR_NAMES, NOUNS
+from training.embedding.data import Crops, ccp_crops, clothing_crops, square
+from training.segmentation.data import VAL_IDS
+
+MEASURES = ("clothing-small validation precision@10", "CCP 0601–0700 colour+garment MRR",
+            "clothing-small validation colour+class MRR")
+
+
+class ImageTextEmbedder(Protocol):
+    def encode_images(self, images: list[Image.Image]) -> np.ndarray: ...
+    def encode_text(self, text: str) -> np.ndarray: ...
+
+
+@dataclass
+class Heldout:
+    class_views: Crops  # clothing-small validation, product cut-outs (any size until packed); kinds = class names
+    ccp: Crops  # CCP 0601–0700 label crops, measured colours
+    clothing: Crops  # clothing-small validation cut out as for training, measured colours
+
+    @classmethod
+    def build(cls, datasets: Path, segmenter) -> "Heldout":
+        from garment_search.segmentation import embedding_view
+
+        root = datasets / "clothing-small" / "validation"
+        files = sorted((d.name, f) for d in root.iterdir() if d.is_dir() for f in sorted(d.iterdir()))
+        views = [np.asarray(embedding_view(load_image_file(f), segmenter, "product")[0].convert("RGB"))
+                 for _, f in files]
+        return cls(Crops(views, np.zeros(len(files), int), [c for c, _ in files]),
+                   ccp_crops(datasets / "ccp", VAL_IDS), clothing_crops(root, segmenter))
+
+    def queries(self) -> list[str]:
+        return ([class_query(c) for c in sorted(set(self.class_views.kinds))] +
+                sorted({colour_query(int(c), k) for crops in (self.ccp, self.clothing)
+                        for c, k in zip(crops.colours, crops.kinds)}))
+
+    def measure(self, embedder: ImageTextEmbedder) -> dict[str, float]:
+        views = [Image.fromarray(v) for v in self.class_views.images]
+        return dict(zip(MEASURES, (class_precision(embedder, views, self.class_views.kinds),
+                                   colour_garment_mrr(embedder, self.ccp),
+                                   colour_garment_mrr(embedder, self.clothing))))
+
+    def save(self, out: Path, size: int, quality: int = 90) -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        for name in ("class_views", "ccp", "clothing"):
+            crops: Crops = getattr(self, name)
+            squares = np.stack([square(np.asarray(im), size) for im in crops.images])
+            Crops(squares, np.asarray(crops.colours), crops.kinds).save(out / f"{name}.npz", jpeg_quality=quality)
+
+    @classmethod
+    def load(cls, folder: Path) -> "Heldout":
+        return cls(*(Crops.load(folder / f"{name}.npz") for name in ("class_views", "ccp", "clothing")))
+
+
+def class_query(cls: str) -> str:
+    return f"a photo of a {cls}"
+
+
+def colour_query(colour: int, kind: str) -> str:
+    return f"{COLOUR_NAMES[colour]} {NOUNS[kind][0]}"
+
+
+def class_precision(embedder: ImageTextEmbedder, views: list[Image.Image], labels: list[str]) -> float:
+    emb = embedder.encode_images(views)
+    labels_arr = np.array(labels)
+    precisions = []
+    for cls in sorted(set(labels)):
+        top = np.argsort(-(emb @ embedder.encode_text(class_query(cls))))[:10]
+        precisions.append(float((labels_arr[top] == cls).mean()))
+    return float(np.mean(precisions))
+
+
+def colour_garment_mrr(embedder: ImageTextEmbedder, crops: Crops) -> float:
+    """Mean reciprocal rank of the first crop with the asked colour and garment, one query per (colour, garment)
+    present."""
+    emb = embedder.encode_images([Image.fromarray(c) for c in crops.images])
+    keys = [(int(c), k) for c, k in zip(crops.colours, crops.kinds)]
+    rrs = []
+    for colour, kind in sorted(set(keys)):
+        ranked = [keys[i] for i in np.argsort(-(emb @ embedder.encode_text(colour_query(colour, kind))))]
+        rrs.append(1.0 / (ranked.index((colour, kind)) + 1))
+    return float(np.mean(rrs))
+
+
+class PooledQueryEmbedder(Embedder):
+    """The embedded model with its image side as served and its text side read from pooled text transformer
+    outputs (projected by the candidate's own text projection): for machines without the text tower's weights."""
+
+    def __init__(self, weights: Path, pooled: dict[str, np.ndarray]) -> None:
+        super().__init__(ModelChoice(EMBEDDED_MODEL, str(weights)))
+        self.pooled = pooled
+
+    def _model(self):
+        with self._lock:
+            if self._loaded is None:
+                import torch
+
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+                self._loaded = (*create_model(self.choice, device, text_weights=False), device)
+            return self._loaded
+
+    def encode_text(self, text: str) -> np.ndarray:
+        import torch
+
+        model, _, _, device = self._model()
+        with torch.inference_mode():
+            emb = model.text.proj(torch.from_numpy(self.pooled[text]).float().to(device)[None])
+            return torch.nn.functional.normalize(emb, dim=-1)[0].cpu().numpy()
+
+
+def pack(args) -> None:
+    from garment_search.segmentation import load_segmenter
+    from training.embedding.train import PooledTextCache, build_model, encode_captions
+
+    heldout = Heldout.build(args.datasets, load_segmenter())
+    embedder = Embedder().load()
+    size = embedder._model()[0].visual.image_size
+    heldout.save(args.out, size[0] if isinstance(size, tuple) else size)
+    queries = heldout.queries()
+    cache = PooledTextCache(args.out / "pooled_queries.pt")
+    encode_captions(build_model(None, text_weights=True), queries, cache)
+    print(f"packed {len(heldout.class_views.kinds)} + {len(heldout.ccp.kinds)} + {len(heldout.clothing.kinds)} "
+          f"views and {len(queries)} queries in {args.out}")
+
+
+def rank(args) -> None:
+    from training.embedding.train import PooledTextCache
+
+    heldout = Heldout.load(args.pack)
+    cache = PooledTextCache(args.pack / "pooled_queries.pt")
+    pooled = {q: cache.lookup([q])[0].numpy() for q in heldout.queries()}
+    rows = {}
+    for weights in args.weights:
+        rows[str(weights)] = heldout.measure(PooledQueryEmbedder(weights, pooled).load())
+        print(json.dumps({"weights": str(weights), **rows[str(weights)]}), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("pack")
+    p.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
+    p.add_argument("--out", type=Path, required=True)
+    r = sub.add_parser("rank")
+    r.add_argument("--pack", type=Path, required=True)
+    r.add_argument("--weights", type=Path, nargs="+", required=True)
+    r.add_argument("--json", type=Path, help="also write the measures here")
+    args = ap.parse_args()
+    pack(args) if args.command == "pack" else rank(args)
+
+
+if __name__ == "__main__":
+    main()
