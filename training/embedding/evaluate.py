@@ -7,6 +7,11 @@ candidate weights of the embedded model side by side (``--weights``: the photos 
 - the held-out sets (training/embedding/heldout.py): clothing-small validation/ "a photo of a <class>" →
   precision@10; CCP 0601–0700 "<colour> <garment>" over label crops → MRR; clothing-small validation/ cut out as
   for training, "<colour> <class>" → MRR;
+- CCP 0601–0700 whole photos, each standing for the product it displays: "<colour> <garment>" of its dominant
+  labelled garment (the largest garment region) over the photos as the index builder sees them, for each --keep
+  mode and the original photos → MRR. Street photos show an outfit, so this asks what the product-aware mask is
+  for: does keeping only the displayed product (``product``) find a photo by its product better than keeping the
+  whole outfit (``garments``)? (The catalogue's queries never ask for the trousers under a tunic.);
 - the sample catalogue: the queries in training/embedding/sample_queries.json, one entry per product (best
   photo) → MRR on background-removed photos for each --keep mode, and on the original photos;
 - text encoding latency p50 (single query).
@@ -21,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from garment_search.catalogue import product_photos, sample_dir
 from garment_search.embedding import EMBEDDED_MODEL, Embedder, ModelChoice
@@ -28,8 +34,11 @@ from garment_search.images import load_image_file
 from garment_search.index_file import IndexFile
 from garment_search.search import ProductIndex
 from garment_search.segmentation import embedding_view, load_segmenter
-from training.embedding.captions import COLOUR_NAMES
-from training.embedding.heldout import Heldout
+from garment_search.segmentation.groups import CCP_GROUP_LABELS
+from training.embedding.captions import COLOUR_NAMES, name_colour
+from training.embedding.data import Crops
+from training.embedding.heldout import Heldout, colour_garment_mrr
+from training.segmentation.data import VAL_IDS, ccp_files
 
 QUERIES = Path(__file__).with_name("sample_queries.json")
 
@@ -39,6 +48,33 @@ def reciprocal_rank(ranked: list[str], expected: set[str]) -> float:
         if name in expected:
             return 1.0 / i
     return 0.0
+
+
+class CcpPhotos:
+    """CCP validation photos as the index builder sees them, per photo mode, keyed by their dominant garment
+    (label, colour measured on its labelled pixels)."""
+
+    def __init__(self, ccp: Path, modes: list[str], segmenter) -> None:
+        names = {int(k): v for k, v in json.loads((ccp / "label_names.json").read_text()).items()}
+        garment_ids = [i for i, n in names.items() if any(n in labels for labels in CCP_GROUP_LABELS.values())]
+        images, self.keys = [], []
+        for img_path, lab_path in ccp_files(ccp, VAL_IDS):
+            image = load_image_file(img_path)
+            labels = np.asarray(Image.open(lab_path))
+            areas = {i: int((labels == i).sum()) for i in garment_ids}
+            dominant = max(areas, key=areas.get)
+            if areas[dominant] == 0:
+                continue
+            images.append(image)
+            self.keys.append((name_colour(np.asarray(image.rgb)[labels == dominant]), names[dominant]))
+        self.views = {mode: [np.asarray(image.rgb if mode == "original" else
+                                        embedding_view(image, segmenter, mode)[0].convert("RGB")) for image in images]
+                      for mode in modes}
+
+    def mrr(self, embedder: Embedder) -> dict[str, float]:
+        return {mode: colour_garment_mrr(embedder, Crops(views, np.array([c for c, _ in self.keys]),
+                                                         [k for _, k in self.keys]))
+                for mode, views in self.views.items()}
 
 
 class Catalogue:
@@ -84,19 +120,24 @@ def main() -> None:
     ap.add_argument("--keep", nargs="+", default=["product", "garments"])
     ap.add_argument("--weights", nargs="+", type=Path,
                     help=f"candidate weights of {EMBEDDED_MODEL}, one column each (default: the configured model)")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["heldout", "sample", "latency"])
+    ap.add_argument("--skip", nargs="*", default=[], choices=["heldout", "ccp-photos", "sample", "latency"])
     args = ap.parse_args()
     embedders = ([Embedder(ModelChoice(EMBEDDED_MODEL, str(w))) for w in args.weights] if args.weights
                  else [Embedder()])
     segmenter = load_segmenter()
     rows: dict[str, list[str]] = {}
     heldout = None if "heldout" in args.skip else Heldout.build(args.datasets, segmenter)
+    ccp_photos = (None if "ccp-photos" in args.skip else
+                  CcpPhotos(args.datasets / "ccp", [*args.keep, "original"], segmenter))
     catalogue = None if "sample" in args.skip else Catalogue([*args.keep, "original"], segmenter)
     for embedder in embedders:
         embedder.load()
         if heldout:
             for measure, value in heldout.measure(embedder).items():
                 rows.setdefault(measure, []).append(f"{value:.3f}")
+        if ccp_photos:
+            for mode, mrr in ccp_photos.mrr(embedder).items():
+                rows.setdefault(f"CCP 0601–0700 photos, dominant garment MRR ({mode} photos)", []).append(f"{mrr:.3f}")
         if catalogue:
             for mode, mrr in catalogue.mrr(embedder).items():
                 rows.setdefault(f"sample catalogue MRR ({mode} photos)", []).append(f"{mrr:.3f}")
