@@ -26,7 +26,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from garment_search.embedding import EMBEDDED_MODEL, Embedder, ModelChoice, create_model, load_embedded_weights
+from garment_search.embedding import CONFIG_DIR, EMBEDDED_MODEL, Embedder, ModelChoice, create_model
 from garment_search.images import load_image_file
 from training.embedding.captions import COLOUR_NAMES, NOUNS
 from training.embedding.data import Crops, ccp_crops, clothing_crops, square
@@ -142,9 +142,8 @@ def pack(args) -> None:
     from training.embedding.train import PooledTextCache, build_model, encode_captions
 
     heldout = Heldout.build(args.datasets, load_segmenter())
-    embedder = Embedder().load()
-    size = embedder._model()[0].visual.image_size
-    heldout.save(args.out, size[0] if isinstance(size, tuple) else size)
+    config = json.loads((CONFIG_DIR / f"{EMBEDDED_MODEL}.json").read_text())
+    heldout.save(args.out, config["vision_cfg"]["image_size"])  # what the embedded model's preprocessing resizes to
     queries = heldout.queries()
     cache = PooledTextCache(args.out / "pooled_queries.pt")
     encode_captions(build_model(None, text_weights=True), queries, cache)
