@@ -133,6 +133,9 @@ def model_identity(choice: ModelChoice) -> str:
 class Embedder:
     """L2-normalised float32 embeddings of images (batched) and text queries, one model per process."""
 
+    #: Load the embedded model's text transformer weights (a subclass that never runs it may skip them).
+    text_weights = True
+
     def __init__(self, choice: ModelChoice | None = None) -> None:
         self.choice = choice or ModelChoice.from_env()
         self._lock = threading.Lock()
@@ -148,7 +151,7 @@ class Embedder:
                 import torch
 
                 device = "cuda" if torch.cuda.is_available() else "cpu"
-                self._loaded = (*create_model(self.choice, device), device)
+                self._loaded = (*create_model(self.choice, device, self.text_weights), device)
             return self._loaded
 
     def load(self) -> "Embedder":

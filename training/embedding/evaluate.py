@@ -33,11 +33,11 @@ from garment_search.embedding import EMBEDDED_MODEL, Embedder, ModelChoice
 from garment_search.images import load_image_file
 from garment_search.index_file import IndexFile
 from garment_search.search import ProductIndex
-from garment_search.segmentation import embedding_view, load_segmenter
+from garment_search.segmentation import load_segmenter
 from garment_search.segmentation.groups import CCP_GROUP_LABELS
 from training.embedding.captions import COLOUR_NAMES, name_colour
 from training.embedding.data import Crops
-from training.embedding.heldout import Heldout, colour_garment_mrr
+from training.embedding.heldout import Heldout, colour_garment_mrr, views_by_mode
 from training.segmentation.data import VAL_IDS, ccp_files
 
 QUERIES = Path(__file__).with_name("sample_queries.json")
@@ -67,9 +67,8 @@ class CcpPhotos:
                 continue
             images.append(image)
             self.keys.append((name_colour(np.asarray(image.rgb)[labels == dominant]), names[dominant]))
-        self.views = {mode: [np.asarray(image.rgb if mode == "original" else
-                                        embedding_view(image, segmenter, mode)[0].convert("RGB")) for image in images]
-                      for mode in modes}
+        self.views = {mode: [np.asarray(view.convert("RGB")) for view, _ in views]
+                      for mode, views in views_by_mode(images, modes, segmenter).items()}
 
     def mrr(self, embedder: Embedder) -> dict[str, float]:
         return {mode: colour_garment_mrr(embedder, Crops(views, np.array([c for c, _ in self.keys]),
@@ -86,8 +85,7 @@ class Catalogue:
         self.paths = [str(p) for photos in products.values() for p in photos]
         images = [load_image_file(p) for p in self.paths]
         self.segmentation = segmenter.identity
-        self.views = {mode: [(im.rgb, False) if mode == "original" else embedding_view(im, segmenter, mode)
-                             for im in images] for mode in modes}
+        self.views = views_by_mode(images, modes, segmenter)
 
     def mrr(self, embedder: Embedder) -> dict[str, float]:
         """Catalogue MRR per photo mode, ranked by the search code itself (``ProductIndex``: best photo per

@@ -26,7 +26,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from garment_search.embedding import CONFIG_DIR, EMBEDDED_MODEL, Embedder, ModelChoice, create_model
+from garment_search.embedding import CONFIG_DIR, EMBEDDED_MODEL, Embedder, ModelChoice
 from garment_search.images import load_image_file
 from training.embedding.captions import COLOUR_NAMES, NOUNS
 from training.embedding.data import Crops, ccp_crops, clothing_crops, square
@@ -34,6 +34,15 @@ from training.segmentation.data import VAL_IDS
 
 MEASURES = ("clothing-small validation precision@10", "CCP 0601–0700 colour+garment MRR",
             "clothing-small validation colour+class MRR")
+
+
+def views_by_mode(images: list, modes: list[str], segmenter) -> dict[str, list[tuple[Image.Image, bool]]]:
+    """Each photo as the index builder sees it, per mode: a ``keep`` mode's cut-out cropped to the garment
+    (``embedding_view``), or ``"original"``, the photo itself; with the builder's "no garment found" flag."""
+    from garment_search.segmentation import embedding_view
+
+    return {mode: [(image.rgb, False) if mode == "original" else embedding_view(image, segmenter, mode)
+                   for image in images] for mode in modes}
 
 
 class ImageTextEmbedder(Protocol):
@@ -49,12 +58,10 @@ class Heldout:
 
     @classmethod
     def build(cls, datasets: Path, segmenter) -> "Heldout":
-        from garment_search.segmentation import embedding_view
-
         root = datasets / "clothing-small" / "validation"
         files = sorted((d.name, f) for d in root.iterdir() if d.is_dir() for f in sorted(d.iterdir()))
-        views = [np.asarray(embedding_view(load_image_file(f), segmenter, "product")[0].convert("RGB"))
-                 for _, f in files]
+        views = [np.asarray(view.convert("RGB")) for view, _ in
+                 views_by_mode([load_image_file(f) for _, f in files], ["product"], segmenter)["product"]]
         return cls(Crops(views, np.zeros(len(files), int), [c for c, _ in files]),
                    ccp_crops(datasets / "ccp", VAL_IDS), clothing_crops(root, segmenter))
 
@@ -115,18 +122,11 @@ class PooledQueryEmbedder(Embedder):
     """The embedded model with its image side as served and its text side read from pooled text transformer
     outputs (projected by the candidate's own text projection): for machines without the text tower's weights."""
 
+    text_weights = False
+
     def __init__(self, weights: Path, pooled: dict[str, np.ndarray]) -> None:
         super().__init__(ModelChoice(EMBEDDED_MODEL, str(weights)))
         self.pooled = pooled
-
-    def _model(self):
-        with self._lock:
-            if self._loaded is None:
-                import torch
-
-                device = "cuda" if torch.cuda.is_available() else "cpu"
-                self._loaded = (*create_model(self.choice, device, text_weights=False), device)
-            return self._loaded
 
     def encode_text(self, text: str) -> np.ndarray:
         import torch
