@@ -16,7 +16,7 @@ import time
 import torch
 
 from bench.remove_bg import percentile
-from garment_search.embedding import Embedder
+from garment_search.embedding import EMBEDDED_MODEL, Embedder
 from garment_search.embedding.text_onnx import EMBEDDED_TEXT_ONNX, OnnxTextEncoder
 
 WORDS = ["pastel", "coloured", "tunic", "orange", "checked", "shirt", "floral", "navy", "blue", "crew", "neck", "long"]
@@ -47,8 +47,8 @@ def main() -> None:
             return vit.encode_text(vit_tok([text]))
 
     rows = {
-        "garment-minilm-resnet18, ONNX (served by search)": timed(OnnxTextEncoder(EMBEDDED_TEXT_ONNX).encode_text, args.runs),
-        "garment-minilm-resnet18, open_clip on torch": timed(Embedder().load().encode_text, args.runs),
+        f"{EMBEDDED_MODEL}, ONNX (served by search)": timed(OnnxTextEncoder(EMBEDDED_TEXT_ONNX).encode_text, args.runs),
+        f"{EMBEDDED_MODEL}, open_clip on torch": timed(Embedder().load().encode_text, args.runs),
         "ViT-B-32 (random weights), open_clip on torch": timed(vit_encode, args.runs),
     }
     print(f"{args.runs} single-query encodings each, {os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}")

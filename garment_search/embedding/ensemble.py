@@ -1,0 +1,72 @@
+"""Several independently trained copies of one model served as one: the mean of their cosine similarities.
+
+Models trained from different seeds disagree on where they are wrong, so averaging their similarities ranks
+better than any one of them (docs/benchmarks.md, "Ensemble"). Search only ever encodes text, and every member
+shares the frozen text transformer, so a query still costs one transformer pass: the members differ in their
+image towers and their text projections only. Each member's vector is normalised and the concatenation divided
+by √K, so the dot product of an ensemble image and text vector is exactly the mean of the members' cosines and
+every open_clip caller (``encode_image``, ``encode_text``, the ONNX export) gets it unchanged.
+
+An ensemble model config (in ``model_configs/``) names the member config and the count:
+``{"ensemble": {"member": "garment-minilm-resnet18", "members": 3}}``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+from torch import nn
+
+
+class MemberEnsemble(nn.Module):
+    """Runs every member on the same input; returns their normalised outputs side by side, divided by √K."""
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outs = [nn.functional.normalize(member(x), dim=-1) for member in self.members]
+        return torch.cat(outs, dim=-1) / math.sqrt(len(outs))
+
+
+def widen(model: nn.Module, members: int) -> nn.Module:
+    """Turn a one-member open_clip model (Hugging Face text tower) into a ``members``-wide ensemble in place:
+    ``model.visual`` and ``model.text.proj`` become ``MemberEnsemble``s of copies (weights loaded afterwards)."""
+    model.visual = MemberEnsemble([model.visual] + [copy.deepcopy(model.visual) for _ in range(members - 1)])
+    proj = model.text.proj
+    model.text.proj = MemberEnsemble([proj] + [copy.deepcopy(proj) for _ in range(members - 1)])
+    return model
+
+
+#: Parameter prefixes of what differs between members; everything else (the temperature) is the first member's.
+MEMBER_PREFIXES = ("visual.", "text.proj.")
+
+
+def merge_state_dicts(members: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """One ensemble state_dict from member state_dicts, keys as ``widen`` lays them out."""
+    merged: dict[str, torch.Tensor] = {}
+    for i, state in enumerate(members):
+        for key, value in state.items():
+            prefix = next((p for p in MEMBER_PREFIXES if key.startswith(p)), None)
+            if prefix:
+                merged[f"{prefix}members.{i}.{key[len(prefix):]}"] = value
+            elif i == 0:
+                merged[key] = value
+    return merged
+
+
+def member_state_dict(merged: dict[str, torch.Tensor], index: int) -> dict[str, torch.Tensor]:
+    """Member ``index``'s state_dict out of an ensemble's (the inverse of ``merge_state_dicts``)."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in merged.items():
+        prefix = next((p for p in MEMBER_PREFIXES if key.startswith(p + "members.")), None)
+        if prefix is None:
+            out[key] = value
+            continue
+        number, _, rest = key[len(prefix + "members."):].partition(".")
+        if int(number) == index:
+            out[prefix + rest] = value
+    return out

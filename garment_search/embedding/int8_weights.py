@@ -1,0 +1,43 @@
+"""int8 storage of a checkpoint's weight matrices: what lets three image towers fit the 40 MB weights budget.
+
+Every floating tensor of two or more dimensions (convolution kernels, linear layers) is stored as int8 with one
+float32 scale per output channel (symmetric, max-abs / 127), the rest (batch-norm statistics, temperature) as
+they are. Only storage changes: loading expands the weights back to float32 before ``load_state_dict``, so the
+model computes in float as before (measured drift in docs/benchmarks.md, "Ensemble").
+"""
+
+from __future__ import annotations
+
+import torch
+
+#: Key suffix of a quantised tensor's per-output-channel scales.
+SCALE_SUFFIX = ".int8_scale"
+
+
+def quantise(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if value.is_floating_point() and value.ndim >= 2:
+            weights = value.float()
+            amax = weights.abs().flatten(1).amax(dim=1).clamp_min(1e-12)
+            scale = amax / 127.0
+            shape = (-1,) + (1,) * (weights.ndim - 1)
+            out[key] = torch.round(weights / scale.view(shape)).clamp(-127, 127).to(torch.int8)
+            out[key + SCALE_SUFFIX] = scale
+        else:
+            out[key] = value
+    return out
+
+
+def dequantise(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Float32 weights from ``quantise``'s output; a state_dict without int8 tensors comes back unchanged."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if key.endswith(SCALE_SUFFIX):
+            continue
+        scale = state.get(key + SCALE_SUFFIX)
+        if scale is not None:
+            out[key] = value.float() * scale.view((-1,) + (1,) * (value.ndim - 1))
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,67 @@
+"""The served embedding is an ensemble of three trained members stored with int8 weight matrices: its scores
+must be the mean of its members' cosine similarities, and its storage must lose (almost) nothing."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("open_clip")
+
+from garment_search.embedding import (EMBEDDED_MEMBER, EMBEDDED_MODEL, EMBEDDED_WEIGHTS, Embedder,  # noqa: E402
+                                      ModelChoice, ensemble_spec)
+from garment_search.embedding.ensemble import member_state_dict, merge_state_dicts  # noqa: E402
+from garment_search.embedding.int8_weights import SCALE_SUFFIX, dequantise, quantise  # noqa: E402
+
+
+def test_int8_storage_round_trips_within_half_a_step_and_leaves_vectors_alone():
+    g = torch.Generator().manual_seed(0)
+    state = {"conv.weight": torch.randn(8, 3, 3, 3, generator=g), "fc.weight": torch.randn(4, 5, generator=g) * 10,
+             "bn.running_var": torch.rand(8, generator=g), "bn.num_batches_tracked": torch.tensor(7)}
+    packed = quantise(state)
+    assert packed["conv.weight"].dtype == torch.int8 and (packed["conv.weight"].abs() <= 127).all()
+    assert set(packed) == set(state) | {"conv.weight" + SCALE_SUFFIX, "fc.weight" + SCALE_SUFFIX}
+    back = dequantise(packed)
+    assert set(back) == set(state)
+    for key in ("conv.weight", "fc.weight"):
+        step = packed[key + SCALE_SUFFIX].view((-1,) + (1,) * (state[key].ndim - 1))
+        assert ((back[key] - state[key]).abs() <= step / 2 + 1e-6).all()
+    assert torch.equal(back["bn.running_var"], state["bn.running_var"])
+    assert dequantise(state) == state  # a float checkpoint loads unchanged
+
+
+def test_member_state_dicts_come_back_out_of_a_merge():
+    members = [{"visual.trunk.w": torch.full((2, 2), float(i)), "text.proj.weight": torch.full((3, 3), float(i)),
+                "logit_scale": torch.tensor(float(i))} for i in range(3)]
+    merged = merge_state_dicts(members)
+    assert "visual.members.2.trunk.w" in merged and "text.proj.members.1.weight" in merged
+    assert merged["logit_scale"] == 0  # the first member's temperature (it plays no part in ranking)
+    for i in range(3):
+        out = member_state_dict(merged, i)
+        assert set(out) == set(members[i])
+        assert all(torch.equal(out[k], members[i][k]) for k in ("visual.trunk.w", "text.proj.weight"))
+
+
+def test_the_shipped_ensemble_fits_the_weights_budget():
+    assert ensemble_spec(EMBEDDED_MODEL) == {"member": EMBEDDED_MEMBER, "members": 3}
+    assert EMBEDDED_WEIGHTS.stat().st_size <= 40_000_000  # the embedding issue's limit for committed weights
+
+
+def test_ensemble_scores_are_the_mean_of_its_members_cosines(tmp_path):
+    """Each member taken out of the shipped checkpoint and served alone gives cosines whose mean is the
+    ensemble's score; the vectors are unit length like every embedder's."""
+    from training.embedding.ensemble import extract
+
+    g = np.random.default_rng(0)
+    from PIL import Image
+
+    images = [Image.fromarray(g.integers(0, 255, (90, 60, 3), dtype=np.uint8)) for _ in range(4)]
+    query = "a navy blue tunic"
+    ensemble = Embedder(ModelChoice(EMBEDDED_MODEL, str(EMBEDDED_WEIGHTS))).load()
+    vectors, text = ensemble.encode_images(images), ensemble.encode_text(query)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5) and abs(np.linalg.norm(text) - 1) < 1e-5
+    cosines = []
+    for i in range(3):
+        extract(EMBEDDED_WEIGHTS, i, tmp_path / f"m{i}.pt")
+        member = Embedder(ModelChoice(EMBEDDED_MEMBER, str(tmp_path / f"m{i}.pt"))).load()
+        cosines.append(member.encode_images(images) @ member.encode_text(query))
+    assert np.abs(vectors @ text - np.mean(cosines, axis=0)).max() < 2e-3  # members written back as float16
