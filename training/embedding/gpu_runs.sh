@@ -17,7 +17,10 @@ HELDOUT=${HELDOUT:-.devdata/heldout}
 MINUTES=${MINUTES:-5}
 BRING=${BRING:-2}
 INIT=${INIT:-$PACK/member0.pt}  # finetune's start: `python -m training.embedding.ensemble --extract 0 --out $INIT`
-BASELINE=garment-minilm-resnet18x3=models/garment_minilm_resnet18x3.pt  # the shipped ensemble, a baseline row
+# The shipped ensemble as a baseline row, when the working tree carries it: at 35 MB it does not fit the 64 MiB
+# travel next to a pack (move it out of the tree for the lease call; the proxy numbers in docs/benchmarks.md stand in).
+BASELINE=garment-minilm-resnet18x3=models/garment_minilm_resnet18x3.pt
+[ -f "${BASELINE#*=}" ] || BASELINE=
 EXTRA=${EXTRA:-}           # appended to every run's arguments (e.g. "--limit 64 --epochs 2" for a dry run)
 OUT=${OUT:?set OUT to the folder that receives the weights}
 PY=${PYTHON:-python3}
@@ -58,9 +61,9 @@ for name in "$@"; do echo "== $name"; grep -v -i warn "/tmp/runs/$name/log.txt" 
 cat "$OUT/logs.txt"
 weights=(/tmp/runs/*/model.pt)
 "$PY" -m training.embedding.heldout rank --pack "$HELDOUT" --json "$OUT/rank.json" \
-    --weights "$BASELINE" "${weights[@]}" 2>&1 | grep '^{'
+    --weights ${BASELINE:+"$BASELINE"} "${weights[@]}" 2>&1 | grep '^{'
 # The best BRING runs by the mean of the three held-out measures (the shipped weights are the baseline row).
-"$PY" -c "import json, sys, statistics as s; r = json.load(open(sys.argv[1])); r.pop(sys.argv[3])
+"$PY" -c "import json, sys, statistics as s; r = json.load(open(sys.argv[1])); r.pop(sys.argv[3], None)
 print('\n'.join(sorted(r, key=lambda w: -s.mean(r[w].values()))[:int(sys.argv[2])]))" "$OUT/rank.json" "$BRING" "$BASELINE" |
 while read -r best; do
     name=$(basename "$(dirname "$best")")
