@@ -65,3 +65,10 @@ def test_ensemble_scores_are_the_mean_of_its_members_cosines(tmp_path):
         member = Embedder(ModelChoice(EMBEDDED_MEMBER, str(tmp_path / f"m{i}.pt"))).load()
         cosines.append(member.encode_images(images) @ member.encode_text(query))
     assert np.abs(vectors @ text - np.mean(cosines, axis=0)).max() < 2e-3  # members written back as float16
+
+
+def test_candidates_named_on_a_command_line_say_which_model_they_are():
+    assert ModelChoice.from_arg("a.pt") == ModelChoice(EMBEDDED_MODEL, "a.pt")
+    assert ModelChoice.from_arg(f"{EMBEDDED_MEMBER}=m.pt") == ModelChoice(EMBEDDED_MEMBER, "m.pt")
+    assert ModelChoice.from_arg("runs/lr=3e-4/m.pt") == ModelChoice(EMBEDDED_MODEL, "runs/lr=3e-4/m.pt")  # a path
+    assert ModelChoice.from_arg("m.pt", default_name=EMBEDDED_MEMBER) == ModelChoice(EMBEDDED_MEMBER, "m.pt")
