@@ -21,21 +21,26 @@ from garment_search.segmentation.masks import crop_to_mask, full_resolution_mask
 if TYPE_CHECKING:  # the sessions (onnxruntime, rembg) load on first use: training imports the tables alone
     from garment_search.segmentation.sessions import SegmentationSession
 
-__all__ = ["Cutout", "cut_out", "embedding_view", "garment_mask", "mask_for_classes", "mask_from_probabilities", "load_segmenter", "KEEP_CHOICES", "DEFAULT_KEEP", "SegmentationSession"]
+__all__ = ["Cutout", "cut_out", "embedding_view", "garment_mask", "mask_for_classes", "mask_from_probabilities", "load_segmenter", "KEEP_CHOICES", "DEFAULT_KEEP", "INDEX_FLIP_AVERAGE", "SegmentationSession"]
 
-_sessions: dict[str, SegmentationSession] = {}
+#: Index builds (and the evaluations that stand for them) run offline, so they always cut photos out with the
+#: slower, better mirror-averaged garment maps; remove_bg follows SEGMENTATION_FLIP_AVERAGE (docs/benchmarks.md).
+INDEX_FLIP_AVERAGE = True
+
+_sessions: dict[tuple[str, bool | None], SegmentationSession] = {}
 _lock = threading.Lock()
 
 
-def load_segmenter(name: str | None = None) -> SegmentationSession:
-    """The process-wide session for ``name`` (default ``$SEGMENTATION_MODEL`` or ``garment``), loaded once."""
+def load_segmenter(name: str | None = None, flip_average: bool | None = None) -> SegmentationSession:
+    """The process-wide session for ``name`` (default ``$SEGMENTATION_MODEL`` or ``garment``), loaded once;
+    ``flip_average`` forces mirror averaging on or off (default: ``SEGMENTATION_FLIP_AVERAGE``, auto)."""
     from garment_search.segmentation.sessions import new_segmentation_session
 
     name = name or os.environ.get("SEGMENTATION_MODEL") or "garment"
     with _lock:
-        if name not in _sessions:
-            _sessions[name] = new_segmentation_session(name)
-        return _sessions[name]
+        if (name, flip_average) not in _sessions:
+            _sessions[name, flip_average] = new_segmentation_session(name, flip_average)
+        return _sessions[name, flip_average]
 
 
 def __getattr__(name: str):

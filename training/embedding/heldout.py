@@ -139,10 +139,10 @@ class PooledQueryEmbedder(Embedder):
 
 
 def pack(args) -> None:
-    from garment_search.segmentation import load_segmenter
+    from garment_search.segmentation import INDEX_FLIP_AVERAGE, load_segmenter
     from training.embedding.train import PooledTextCache, build_model, encode_captions
 
-    heldout = Heldout.build(args.datasets, load_segmenter())
+    heldout = Heldout.build(args.datasets, load_segmenter(flip_average=INDEX_FLIP_AVERAGE))
     config = json.loads((CONFIG_DIR / f"{EMBEDDED_MEMBER}.json").read_text())
     heldout.save(args.out, config["vision_cfg"]["image_size"])  # what the embedded model's preprocessing resizes to
     queries = heldout.queries()
