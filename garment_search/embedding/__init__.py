@@ -1,8 +1,8 @@
 """Text and image embeddings through open_clip: the one embedder of the index builder, search and the tests.
 
 Model choice (environment):
-- nothing set: the embedded fashion model (``garment-minilm-resnet18x3``: three ``garment-minilm-resnet18`` trained
-  from different seeds, served as one ensemble — ``ensemble.py``; weights in ``models/``), which works offline;
+- nothing set: the embedded fashion model (``garment-minilm-resnet18x3``: three independently trained
+  ``garment-minilm-resnet18`` served as one ensemble — ``ensemble.py``; weights in ``models/``), which works offline;
 - ``CLIP_MODEL=ViT-B-32 CLIP_PRETRAINED=laion2b_s34b_b79k``: general CLIP (weights fetched by open_clip);
 - ``CLIP_MODEL=hf-hub:Marqo/marqo-fashionSigLIP``: fashion-tuned SigLIP from the Hugging Face hub;
 - ``CLIP_PRETRAINED`` may also be a local checkpoint path.
@@ -131,8 +131,7 @@ def create_model(choice: ModelChoice, device: str = "cpu", text_weights: bool = 
     import open_clip
 
     register_embedded_configs()
-    ours, spec = is_our_model(choice.name), ensemble_spec(choice.name)
-    base = spec["member"] if spec else choice.name
+    ours, spec, base = is_our_model(choice.name), ensemble_spec(choice.name), open_clip_model_name(choice.name)
     try:
         model, _, preprocess = open_clip.create_model_and_transforms(
             base, pretrained=None if ours else choice.pretrained, device=device,

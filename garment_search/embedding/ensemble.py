@@ -1,7 +1,7 @@
 """Several independently trained copies of one model served as one: the mean of their cosine similarities.
 
-Models trained from different seeds disagree on where they are wrong, so averaging their similarities ranks
-better than any one of them (docs/benchmarks.md, "Ensemble"). Search only ever encodes text, and every member
+Models trained independently (other seeds, other recipes) are wrong in different places, so averaging their
+similarities ranks better than any one of them (docs/benchmarks.md, "Ensemble"). Search only ever encodes text, and every member
 shares the frozen text transformer, so a query still costs one transformer pass: the members differ in their
 image towers and their text projections only. Each member's vector is normalised and the concatenation divided
 by √K, so the dot product of an ensemble image and text vector is exactly the mean of the members' cosines and

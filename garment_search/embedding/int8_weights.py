@@ -15,6 +15,7 @@ SCALE_SUFFIX = ".int8_scale"
 
 
 def quantise(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """int8 weight matrices plus their scales (``key + SCALE_SUFFIX``); other tensors as they are."""
     out: dict[str, torch.Tensor] = {}
     for key, value in state.items():
         if value.is_floating_point() and value.ndim >= 2:
