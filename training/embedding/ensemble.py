@@ -19,6 +19,7 @@ from open_clip.factory import load_state_dict
 from garment_search.embedding import EMBEDDED_MODEL, EMBEDDED_WEIGHTS, ensemble_spec
 from garment_search.embedding.ensemble import member_state_dict, merge_state_dicts
 from garment_search.embedding.int8_weights import dequantise, quantise
+from training.embedding.train import save_weights
 
 
 def assemble(members: list[Path], out: Path, model: str = EMBEDDED_MODEL, int8: bool = True) -> None:
@@ -33,8 +34,7 @@ def assemble(members: list[Path], out: Path, model: str = EMBEDDED_MODEL, int8: 
 
 def extract(ensemble: Path, index: int, out: Path) -> None:
     """Member ``index`` as a float16 ``garment-minilm-resnet18`` checkpoint, as training writes them."""
-    state = member_state_dict(dequantise(load_state_dict(str(ensemble))), index)
-    torch.save({"state_dict": {k: v.half() if v.is_floating_point() else v for k, v in state.items()}}, out)
+    save_weights(member_state_dict(dequantise(load_state_dict(str(ensemble))), index), out)
     print(f"wrote {out}: member {index} of {ensemble}")
 
 

@@ -345,11 +345,14 @@ def pick(options: list, g: torch.Generator):
 
 
 def export(model, out: Path) -> None:
-    """Write everything but the frozen text transformer, in half precision (loaded back as float32)."""
-    state = {k: (v.half() if v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()
-             if not k.startswith("text.transformer.")}
-    torch.save({"state_dict": state}, out)
+    """Write everything but the frozen text transformer."""
+    save_weights({k: v for k, v in model.state_dict().items() if not k.startswith("text.transformer.")}, out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)", flush=True)
+
+
+def save_weights(state: dict[str, torch.Tensor], out: Path) -> None:
+    """A member checkpoint as training writes them: half precision (loaded back as float32), under "state_dict"."""
+    torch.save({"state_dict": {k: (v.half() if v.is_floating_point() else v).cpu() for k, v in state.items()}}, out)
 
 
 if __name__ == "__main__":
