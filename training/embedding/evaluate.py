@@ -16,7 +16,8 @@ candidate weights of the embedded model side by side (``--weights``: the photos 
 - the sample catalogue: the queries in training/embedding/sample_queries.json, one entry per product (best
   photo) → MRR on background-removed photos for each --keep mode, and on the original photos;
 - text encoding latency p50 (single query).
-Photos go through the index builder's path (``embedding_view``: remove_bg's cut-out cropped to the garment).
+Photos go through the index builder's path (``embedding_view``: remove_bg's cut-out cropped to the garment, the garment
+maps averaged over the mirror image as every index build does: ``INDEX_FLIP_AVERAGE``).
 """
 
 from __future__ import annotations

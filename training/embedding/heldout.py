@@ -8,7 +8,8 @@ Three held-out sets, never trained on:
 - clothing-small ``validation/``: "a photo of a <class>" for each class over all photos → mean precision@10;
 - CCP 0601–0700 garment crops (label masks): "<colour> <garment>" for each pair present → MRR;
 - clothing-small ``validation/`` cut out as for training: "<colour> <class>" → MRR.
-Photos go through the index builder's path (``embedding_view``, remove_bg's cut-out cropped to the garment).
+Photos go through the index builder's path (``embedding_view``, remove_bg's cut-out cropped to the garment, maps
+mirror-averaged: ``INDEX_FLIP_AVERAGE``).
 
 ``pack`` stores every view already resized as the embedder's preprocessing resizes it (longest side to the model's
 input, black padding; JPEG) and the frozen text transformer's pooled output for every query, so ``rank`` needs
