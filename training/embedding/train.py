@@ -60,9 +60,10 @@ def measured_surfaces(crops: Crops, cache: Path) -> np.ndarray:
     crops: measured once on the lossless crops, then reused wherever the run's caches travel."""
     if cache.exists():
         return np.load(cache)["surfaces"]
-    surfaces = np.array([(s.pattern, s.second_colour) for s in map(measure_surface, crops.images)], np.int64)
-    np.savez(cache, surfaces=surfaces.reshape(-1, 2))
-    return surfaces.reshape(-1, 2)
+    surfaces = np.array([(s.pattern, s.second_colour) for s in map(measure_surface, crops.images)],
+                        np.int64).reshape(-1, 2)
+    np.savez(cache, surfaces=surfaces)
+    return surfaces
 
 
 def crop_attributes(crops: Crops, surfaces: np.ndarray, patterns: bool = True,
