@@ -127,3 +127,42 @@ def test_pooled_query_embedder_matches_the_served_text_path():
     lease = PooledQueryEmbedder(ModelChoice.from_env(), {q: p.numpy() for q, p in zip(queries, pooled)}).load()
     for q in queries:
         assert float(served.encode_text(q) @ lease.encode_text(q)) > 0.9999
+
+
+class _UnitEmbedder:
+    """Unit vectors drawn once per image content and query, from its own seed: a stand-in model."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng, self.seen = np.random.default_rng(seed), {}
+
+    def _vector(self, key) -> np.ndarray:
+        if key not in self.seen:
+            v = self.rng.normal(size=8).astype(np.float32)
+            self.seen[key] = v / np.linalg.norm(v)
+        return self.seen[key]
+
+    def encode_images(self, images):
+        return np.stack([self._vector(im.tobytes()) for im in images])
+
+    def encode_text(self, text):
+        return self._vector(text)
+
+
+def test_measured_combination_scores_as_the_served_ensemble():
+    """Choosing ensemble members from recorded vectors must score what the served ensemble scores: the mean of
+    the members' cosines (MemberEnsemble), and one member alone its own scores."""
+    from PIL import Image
+
+    from training.embedding.heldout import MeasuredCombination, RecordingEmbedder
+
+    views = [Image.fromarray(np.full((4, 4, 3), i, np.uint8)) for i in range(5)]
+    members = [RecordingEmbedder(_UnitEmbedder(seed)) for seed in (1, 2, 3)]
+    for m in members:
+        m.encode_images(views), m.encode_text("red skirt")
+    combo = MeasuredCombination(members)
+    scores = combo.encode_images(views) @ combo.encode_text("red skirt")
+    expected = np.mean([[m.images[v.tobytes()] @ m.texts["red skirt"] for v in views] for m in members], axis=0)
+    assert scores == pytest.approx(expected, abs=1e-6)
+    assert np.linalg.norm(combo.encode_text("red skirt")) == pytest.approx(1.0, abs=1e-6)
+    alone = MeasuredCombination(members[:1])
+    assert alone.encode_images(views) == pytest.approx(members[0].encode_images(views))

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Embedding trainings side by side on one GPU lease (docs/benchmarks.md, "Embedding on a GPU lease"), ranked on
-# the packed held-out sets; the best BRING candidates' weights come back (split in parts: a lease returns files
-# of at most 16 MiB), with every run's log and the ranking.
+# the packed held-out sets; the best BRING candidates' weights come back (written with int8 matrices, 11.6 MB, and
+# split in parts if larger: a lease returns at most 8 files of 16 MiB, 64 MiB in all), with every run's log and
+# the ranking. A run is named by its recipe, optionally with ".SEED" (two seeds of one recipe side by side).
 #
-#   MINUTES=5 OUT=/tmp/out training/embedding/gpu_runs.sh plain plain-seed2 finetune
+#   MINUTES=5 OUT=/tmp/out training/embedding/gpu_runs.sh plain plain-seed2 finetune patterns-short.4321
 #
 # Here first: PACK from `python -m training.embedding.pack_lease` (crops, surfaces, pooled captions, the text
 # tower's config) and HELDOUT from `python -m training.embedding.heldout pack`; carry .devdata/emb,
@@ -15,7 +16,7 @@ set -uo pipefail
 PACK=${PACK:-.devdata/emb}
 HELDOUT=${HELDOUT:-.devdata/heldout}
 MINUTES=${MINUTES:-5}
-BRING=${BRING:-2}
+BRING=${BRING:-5}
 INIT=${INIT:-$PACK/member0.pt}  # finetune's start: `python -m training.embedding.ensemble --extract 0 --out $INIT`
 # The shipped ensemble as a baseline row, when the working tree carries it: at 35 MB it does not fit the 64 MiB
 # travel next to a pack (move it out of the tree for the lease call; the proxy numbers in docs/benchmarks.md stand in).
@@ -35,6 +36,8 @@ recipe() {
         plain-wide-crops) echo --epochs 100 --min-crop-scale 0.5 $PLAIN ;;
         plain-b256)       echo --epochs 100 --batch 256 --lr 3e-3 $PLAIN ;;
         patterns)         echo --epochs 100 --no-second-colour-captions ;;  # needs a pack with its captions
+        patterns-short)   echo --epochs 40 --no-second-colour-captions ;;   # (pack_lease --captions patterns)
+        tones-short)      echo --epochs 40 --tone-captions $PLAIN ;;        # (pack_lease --captions tones)
         finetune)         echo --epochs 30 --lr 5e-4 --init "$INIT" $PLAIN ;;
         *) echo "unknown recipe $1" >&2; return 1 ;;
     esac
@@ -42,12 +45,13 @@ recipe() {
 
 train() {
     local name=$1 extra
-    extra=$(recipe "$name") || return 1
+    extra=$(recipe "${name%%.*}") || return 1
+    [[ $name == *.* ]] && extra="$extra --seed ${name#*.}"
     mkdir -p "/tmp/runs/$name"
     cp "$PACK"/*.npz "$PACK"/*.pt "/tmp/runs/$name/"
     # shellcheck disable=SC2086  # the recipe's words are separate arguments
     timeout $(( ${MINUTES%.*} * 60 + 150 )) "$PY" -m training.embedding.train --run "/tmp/runs/$name" \
-        --out "/tmp/runs/$name/model.pt" --threads 2 --save-every 100000 --max-minutes "$MINUTES" $extra $EXTRA \
+        --out "/tmp/runs/$name/model.pt" --threads 2 --save-every 100000 --max-minutes "$MINUTES" --int8 $extra $EXTRA \
         >"/tmp/runs/$name/log.txt" 2>&1
     echo "$name exited $?: $(grep -E '^(fitted|wrote)' "/tmp/runs/$name/log.txt" | tr '\n' ' ')"
 }

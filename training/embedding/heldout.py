@@ -2,6 +2,7 @@
 
     python -m training.embedding.heldout pack --out .devdata/heldout          # here: cut out, crop, pack (~5 MB)
     python -m training.embedding.heldout rank --pack .devdata/heldout --weights a.pt b.pt   # anywhere
+    python -m training.embedding.heldout combos --pack .devdata/heldout --members 3 --weights a.pt b.pt c.pt d.pt
     (--weights: member checkpoints, or MODEL=PATH such as garment-minilm-resnet18x3=models/garment_minilm_resnet18x3.pt)
 
 Three held-out sets, never trained on:
@@ -139,6 +140,42 @@ class PooledQueryEmbedder(Embedder):
             return torch.nn.functional.normalize(emb, dim=-1)[0].cpu().numpy()
 
 
+class RecordingEmbedder:
+    """Passes calls to ``inner`` and remembers every vector it returned, by image content and query text, so
+    combinations of models can be measured later without encoding again (``MeasuredCombination``)."""
+
+    def __init__(self, inner: ImageTextEmbedder) -> None:
+        self.inner = inner
+        self.images: dict[bytes, np.ndarray] = {}
+        self.texts: dict[str, np.ndarray] = {}
+
+    def encode_images(self, images: list[Image.Image]) -> np.ndarray:
+        out = self.inner.encode_images(images)
+        self.images.update(zip((im.tobytes() for im in images), out))
+        return out
+
+    def encode_text(self, text: str) -> np.ndarray:
+        self.texts[text] = self.inner.encode_text(text)
+        return self.texts[text]
+
+
+class MeasuredCombination:
+    """An ensemble of recorded models as ``garment_search.embedding.ensemble.MemberEnsemble`` computes it — each
+    member's unit vectors concatenated and divided by √K, so a score is the mean of the members' cosines —
+    from the members' recorded vectors (only images and queries they were measured on)."""
+
+    def __init__(self, members: list[RecordingEmbedder]) -> None:
+        self.members = members
+        self.scale = 1.0 / np.sqrt(len(members))
+
+    def encode_images(self, images: list[Image.Image]) -> np.ndarray:
+        keys = [im.tobytes() for im in images]
+        return np.concatenate([np.stack([m.images[k] for k in keys]) for m in self.members], axis=1) * self.scale
+
+    def encode_text(self, text: str) -> np.ndarray:
+        return np.concatenate([m.texts[text] for m in self.members]) * self.scale
+
+
 def pack(args) -> None:
     from garment_search.segmentation import INDEX_FLIP_AVERAGE, load_segmenter
     from training.embedding.train import PooledTextCache, build_model, encode_captions
@@ -153,17 +190,39 @@ def pack(args) -> None:
           f"views and {len(queries)} queries in {args.out}")
 
 
-def rank(args) -> None:
+def rank(args) -> dict[str, RecordingEmbedder]:
+    """Measure each of ``--weights`` on the pack; returns what each encoded, for ``combos``."""
     from training.embedding.train import PooledTextCache
 
     heldout = Heldout.load(args.pack)
     cache = PooledTextCache(args.pack / "pooled_queries.pt")
     pooled = {q: cache.lookup([q])[0].numpy() for q in heldout.queries()}
-    rows = {}
+    rows, recorded = {}, {}
     for weights in args.weights:
         choice = ModelChoice.from_arg(weights, default_name=EMBEDDED_MEMBER)
-        rows[weights] = heldout.measure(PooledQueryEmbedder(choice, pooled).load())
+        recorded[weights] = RecordingEmbedder(PooledQueryEmbedder(choice, pooled).load())
+        rows[weights] = heldout.measure(recorded[weights])
         print(json.dumps({"weights": weights, **rows[weights]}), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    return recorded
+
+
+def combos(args) -> None:
+    """Every ``--members``-model ensemble of ``--weights``, measured on the pack from each model's vectors (the
+    way to choose an ensemble's members without assembling each one), best mean of the three measures first."""
+    import itertools
+    import statistics
+
+    heldout = Heldout.load(args.pack)
+    recorded = rank(argparse.Namespace(pack=args.pack, weights=args.weights, json=None))
+    rows = []
+    for names in itertools.combinations(args.weights, args.members):
+        measures = heldout.measure(MeasuredCombination([recorded[n] for n in names]))
+        rows.append({"members": list(names), **measures, "mean": statistics.mean(measures.values())})
+    rows.sort(key=lambda row: -row["mean"])
+    for row in rows[:args.top]:
+        print(json.dumps(row), flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 
@@ -179,8 +238,14 @@ def main() -> None:
     r.add_argument("--weights", nargs="+", required=True,
                    help=f"{EMBEDDED_MEMBER} checkpoints, or MODEL=PATH for another of our configs")
     r.add_argument("--json", type=Path, help="also write the measures here")
+    c = sub.add_parser("combos", help="measure every ensemble of --members of the --weights")
+    c.add_argument("--pack", type=Path, required=True)
+    c.add_argument("--weights", nargs="+", required=True, help=f"{EMBEDDED_MEMBER} checkpoints")
+    c.add_argument("--members", type=int, default=3)
+    c.add_argument("--top", type=int, default=10, help="print this many of the best")
+    c.add_argument("--json", type=Path, help="also write every combination's measures here")
     args = ap.parse_args()
-    pack(args) if args.command == "pack" else rank(args)
+    {"pack": pack, "rank": rank, "combos": combos}[args.command](args)
 
 
 if __name__ == "__main__":

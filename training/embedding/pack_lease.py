@@ -1,6 +1,6 @@
 """Pack an embedding run's caches small enough to train on a GPU lease (its working tree travels capped at 64 MiB).
 
-    python -m training.embedding.pack_lease --run training/runs/emb8 --out .devdata/emb --captions plain patterns
+    python -m training.embedding.pack_lease --run training/runs/emb8 --out .devdata/emb --captions plain patterns tones
 
 Writes to ``--out``: ``crops.npz`` (the run's crops as JPEGs, ~20 MB instead of ~100 MB), ``surfaces.npz`` (pattern
 and second colour measured on the lossless crops, so the lease captions exactly as here), ``pooled_text.pt``
@@ -21,8 +21,10 @@ from training.embedding.data import Crops
 from training.embedding.train import (PooledTextCache, build_model, caption_table, crop_attributes,
                                       encode_captions, measured_surfaces)
 
-#: Caption recipes by name: (pattern captions, second-colour captions). "plain" is session 1's (shipped) recipe.
-CAPTION_RECIPES = {"plain": (False, False), "patterns": (True, False), "full": (True, True)}
+#: Caption recipes by name: (pattern captions, second-colour captions, tone captions). "plain" is session 1's
+#: (shipped) recipe; "tones" is plain plus `--tone-captions`.
+CAPTION_RECIPES = {"plain": (False, False, False), "patterns": (True, False, False), "full": (True, True, False),
+                   "tones": (False, False, True)}
 
 
 def main() -> None:
@@ -41,8 +43,8 @@ def main() -> None:
 
     texts: dict[str, None] = {}
     for name in args.captions:
-        patterns, seconds = CAPTION_RECIPES[name]
-        table = caption_table(crop_attributes(crops, surfaces, patterns, seconds))
+        patterns, seconds, tones = CAPTION_RECIPES[name]
+        table = caption_table(crop_attributes(crops, surfaces, patterns, seconds), tones=tones)
         texts.update(dict.fromkeys(table.texts))
     source = PooledTextCache(args.run / "pooled_text.pt")
     model = build_model(None, text_weights=not source.covers(list(texts)))

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from garment_search.embedding import EMBEDDED_MEMBER, load_embedded_weights, register_embedded_configs
+from garment_search.embedding.int8_weights import quantise
 from training.checkpoint import Checkpoint, optimiser_step
 from training.schedule import WarmupCosine
 from training.embedding.captions import NOUNS, PATTERNS, TONE_MEMBER, UNSURE, Attributes, Mentions, captions_for
@@ -250,6 +251,7 @@ def main() -> None:
     ap.add_argument("--init", type=Path, help="start from these exported weights (e.g. a member of the shipped "
                     "ensemble: training.embedding.ensemble --extract) instead of a random image tower; the schedule "
                     "starts afresh")
+    ap.add_argument("--int8", action="store_true", help="write the weights with int8 matrices (half the size)")
     ap.add_argument("--limit", type=int, help="train on this many crops, spread over the set (a dry run)")
     ap.add_argument("--prepare-only", action="store_true",
                     help="build the crop, surface and caption caches and stop")
@@ -338,22 +340,29 @@ def main() -> None:
         fitted = schedule.epoch_done(epoch, args.max_minutes)
         if fitted:
             print(fitted, flush=True)
-    export(model, args.out or args.run / "model.pt")
+    export(model, args.out or args.run / "model.pt", int8=args.int8)
 
 
 def pick(options: list, g: torch.Generator):
     return options[int(torch.randint(len(options), (1,), generator=g))]
 
 
-def export(model, out: Path) -> None:
+def export(model, out: Path, int8: bool = False) -> None:
     """Write everything but the frozen text transformer."""
-    save_weights({k: v for k, v in model.state_dict().items() if not k.startswith("text.transformer.")}, out)
+    save_weights({k: v for k, v in model.state_dict().items() if not k.startswith("text.transformer.")}, out,
+                 int8=int8)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)", flush=True)
 
 
-def save_weights(state: dict[str, torch.Tensor], out: Path) -> None:
-    """A member checkpoint as training writes them: half precision (loaded back as float32), under "state_dict"."""
-    torch.save({"state_dict": {k: (v.half() if v.is_floating_point() else v).cpu() for k, v in state.items()}}, out)
+def save_weights(state: dict[str, torch.Tensor], out: Path, int8: bool = False) -> None:
+    """A member checkpoint as training writes them, under "state_dict": half precision (loaded back as float32),
+    or with int8 weight matrices (``int8_weights``, as the ensemble stores them: half the size, so a GPU lease
+    can bring twice as many runs back)."""
+    state = {k: v.detach().cpu() for k, v in state.items()}
+    if int8:
+        torch.save({"state_dict": quantise(state)}, out)
+    else:
+        torch.save({"state_dict": {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}}, out)
 
 
 if __name__ == "__main__":
