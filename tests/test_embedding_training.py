@@ -166,3 +166,25 @@ def test_measured_combination_scores_as_the_served_ensemble():
     assert np.linalg.norm(combo.encode_text("red skirt")) == pytest.approx(1.0, abs=1e-6)
     alone = MeasuredCombination(members[:1])
     assert alone.encode_images(views) == pytest.approx(members[0].encode_images(views))
+
+
+def test_memoised_segmenter_runs_the_model_once_per_photo_and_returns_the_same_maps():
+    from PIL import Image
+
+    from training.embedding.heldout import MemoisedSegmenter
+
+    class Session:
+        groups, identity, calls = ("upper",), "fake@0", 0
+
+        def probabilities(self, rgb):
+            Session.calls += 1
+            return np.full((2, 4, 4), np.asarray(rgb).mean() / 255, np.float32)
+
+    memo = MemoisedSegmenter(Session())
+    a, b = (Image.fromarray(np.full((8, 8, 3), v, np.uint8)) for v in (10, 200))
+    expected = np.full((2, 4, 4), 10 / 255, np.float32)
+    first = memo.probabilities(a)
+    first[:] = -1  # a caller changing its copy must not change what the next caller gets
+    assert np.array_equal(memo.probabilities(a.copy()), expected)  # same pixels, another object: cached
+    memo.probabilities(b)
+    assert Session.calls == 2 and memo.identity == "fake@0" and memo.groups == ("upper",)

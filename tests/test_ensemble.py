@@ -72,3 +72,23 @@ def test_candidates_named_on_a_command_line_say_which_model_they_are():
     assert ModelChoice.from_arg(f"{EMBEDDED_MEMBER}=m.pt") == ModelChoice(EMBEDDED_MEMBER, "m.pt")
     assert ModelChoice.from_arg("runs/lr=3e-4/m.pt") == ModelChoice(EMBEDDED_MODEL, "runs/lr=3e-4/m.pt")  # a path
     assert ModelChoice.from_arg("m.pt", default_name=EMBEDDED_MEMBER) == ModelChoice(EMBEDDED_MEMBER, "m.pt")
+
+
+def test_a_member_written_with_int8_matrices_serves_as_its_float16_original(tmp_path):
+    """Lease runs come back as int8 members (``train.py --int8``: half the size, twice the runs per call); they
+    must load as members and embed as the float16 checkpoint does."""
+    from open_clip.factory import load_state_dict
+
+    from training.embedding.ensemble import extract
+    from training.embedding.train import save_weights
+
+    extract(EMBEDDED_WEIGHTS, 0, tmp_path / "fp16.pt")
+    save_weights(load_state_dict(str(tmp_path / "fp16.pt")), tmp_path / "int8.pt", int8=True)
+    assert (tmp_path / "int8.pt").stat().st_size < 0.6 * (tmp_path / "fp16.pt").stat().st_size
+    from PIL import Image
+
+    images = [Image.fromarray(np.random.default_rng(1).integers(0, 255, (80, 60, 3), dtype=np.uint8))]
+    fp16, int8 = (Embedder(ModelChoice(EMBEDDED_MEMBER, str(tmp_path / f"{name}.pt"))).load()
+                  for name in ("fp16", "int8"))
+    assert float(fp16.encode_images(images)[0] @ int8.encode_images(images)[0]) > 0.995
+    assert float(fp16.encode_text("a red skirt") @ int8.encode_text("a red skirt")) > 0.995

@@ -21,6 +21,7 @@ views) to choose which candidates to bring back; the numbers reported come from 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,25 @@ from training.segmentation.data import VAL_IDS
 
 MEASURES = ("clothing-small validation precision@10", "CCP 0601–0700 colour+garment MRR",
             "clothing-small validation colour+class MRR")
+
+
+class MemoisedSegmenter:
+    """A segmentation session that runs its model once per photo: the evaluations cut each photo out several
+    ways (``product`` and ``garments``; clothing-small as views and as training-style crops), and the model call
+    — two with mirror averaging — is what costs. The same maps come back, so every number is unchanged."""
+
+    def __init__(self, session) -> None:
+        self.session = session
+        self._maps: dict[bytes, np.ndarray] = {}
+
+    def probabilities(self, rgb: Image.Image) -> np.ndarray:
+        key = hashlib.sha1(rgb.tobytes()).digest() + repr((rgb.size, rgb.mode)).encode()
+        if key not in self._maps:
+            self._maps[key] = self.session.probabilities(rgb)
+        return self._maps[key].copy()
+
+    def __getattr__(self, name: str):  # groups, identity, flip_average: the session's own
+        return getattr(self.session, name)
 
 
 def views_by_mode(images: list, modes: list[str], segmenter) -> dict[str, list[tuple[Image.Image, bool]]]:
@@ -180,7 +200,7 @@ def pack(args) -> None:
     from garment_search.segmentation import INDEX_FLIP_AVERAGE, load_segmenter
     from training.embedding.train import PooledTextCache, build_model, encode_captions
 
-    heldout = Heldout.build(args.datasets, load_segmenter(flip_average=INDEX_FLIP_AVERAGE))
+    heldout = Heldout.build(args.datasets, MemoisedSegmenter(load_segmenter(flip_average=INDEX_FLIP_AVERAGE)))
     config = json.loads((CONFIG_DIR / f"{EMBEDDED_MEMBER}.json").read_text())
     heldout.save(args.out, config["vision_cfg"]["image_size"])  # what the embedded model's preprocessing resizes to
     queries = heldout.queries()
@@ -190,22 +210,28 @@ def pack(args) -> None:
           f"views and {len(queries)} queries in {args.out}")
 
 
-def rank(args) -> dict[str, RecordingEmbedder]:
-    """Measure each of ``--weights`` on the pack; returns what each encoded, for ``combos``."""
+def measure_runs(pack_dir: Path, weights: list[str]) -> tuple[Heldout, dict[str, dict[str, float]],
+                                                                 dict[str, RecordingEmbedder]]:
+    """The packed held-out sets, each of ``weights`` measured on them (printed as it comes), and what each
+    encoded (for ``combos``)."""
     from training.embedding.train import PooledTextCache
 
-    heldout = Heldout.load(args.pack)
-    cache = PooledTextCache(args.pack / "pooled_queries.pt")
+    heldout = Heldout.load(pack_dir)
+    cache = PooledTextCache(pack_dir / "pooled_queries.pt")
     pooled = {q: cache.lookup([q])[0].numpy() for q in heldout.queries()}
     rows, recorded = {}, {}
-    for weights in args.weights:
-        choice = ModelChoice.from_arg(weights, default_name=EMBEDDED_MEMBER)
-        recorded[weights] = RecordingEmbedder(PooledQueryEmbedder(choice, pooled).load())
-        rows[weights] = heldout.measure(recorded[weights])
-        print(json.dumps({"weights": weights, **rows[weights]}), flush=True)
+    for name in weights:
+        choice = ModelChoice.from_arg(name, default_name=EMBEDDED_MEMBER)
+        recorded[name] = RecordingEmbedder(PooledQueryEmbedder(choice, pooled).load())
+        rows[name] = heldout.measure(recorded[name])
+        print(json.dumps({"weights": name, **rows[name]}), flush=True)
+    return heldout, rows, recorded
+
+
+def rank(args) -> None:
+    _, rows, _ = measure_runs(args.pack, args.weights)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
-    return recorded
 
 
 def combos(args) -> None:
@@ -214,8 +240,7 @@ def combos(args) -> None:
     import itertools
     import statistics
 
-    heldout = Heldout.load(args.pack)
-    recorded = rank(argparse.Namespace(pack=args.pack, weights=args.weights, json=None))
+    heldout, _, recorded = measure_runs(args.pack, args.weights)
     rows = []
     for names in itertools.combinations(args.weights, args.members):
         measures = heldout.measure(MeasuredCombination([recorded[n] for n in names]))
