@@ -153,7 +153,7 @@ def test_measured_combination_scores_as_the_served_ensemble():
     the members' cosines (MemberEnsemble), and one member alone its own scores."""
     from PIL import Image
 
-    from training.embedding.heldout import MeasuredCombination, RecordingEmbedder
+    from training.embedding.heldout import MeasuredCombination, RecordingEmbedder, content_key
 
     views = [Image.fromarray(np.full((4, 4, 3), i, np.uint8)) for i in range(5)]
     members = [RecordingEmbedder(_UnitEmbedder(seed)) for seed in (1, 2, 3)]
@@ -161,7 +161,7 @@ def test_measured_combination_scores_as_the_served_ensemble():
         m.encode_images(views), m.encode_text("red skirt")
     combo = MeasuredCombination(members)
     scores = combo.encode_images(views) @ combo.encode_text("red skirt")
-    expected = np.mean([[m.images[v.tobytes()] @ m.texts["red skirt"] for v in views] for m in members], axis=0)
+    expected = np.mean([[m.images[content_key(v)] @ m.texts["red skirt"] for v in views] for m in members], axis=0)
     assert scores == pytest.approx(expected, abs=1e-6)
     assert np.linalg.norm(combo.encode_text("red skirt")) == pytest.approx(1.0, abs=1e-6)
     alone = MeasuredCombination(members[:1])

@@ -35,11 +35,10 @@ from garment_search.embedding import EMBEDDED_MODEL, Embedder, ModelChoice
 from garment_search.images import load_image_file
 from garment_search.index_file import IndexFile
 from garment_search.search import ProductIndex
-from garment_search.segmentation import INDEX_FLIP_AVERAGE, load_segmenter
 from garment_search.segmentation.groups import CCP_GROUP_LABELS
 from training.embedding.captions import COLOUR_NAMES, name_colour
 from training.embedding.data import Crops
-from training.embedding.heldout import Heldout, MemoisedSegmenter, colour_garment_mrr, views_by_mode
+from training.embedding.heldout import Heldout, colour_garment_mrr, index_segmenter, views_by_mode
 from training.segmentation.data import VAL_IDS, ccp_files
 
 QUERIES = Path(__file__).with_name("sample_queries.json")
@@ -124,8 +123,7 @@ def main() -> None:
     ap.add_argument("--skip", nargs="*", default=[], choices=["heldout", "ccp-photos", "sample", "latency"])
     args = ap.parse_args()
     embedders = [Embedder(ModelChoice.from_arg(w)) for w in args.weights] if args.weights else [Embedder()]
-    # photos cut out as the index builder does, each photo's maps computed once for all the ways it is cut out
-    segmenter = MemoisedSegmenter(load_segmenter(flip_average=INDEX_FLIP_AVERAGE))
+    segmenter = index_segmenter()  # photos cut out as the index builder does, each photo's maps computed once
     rows: dict[str, list[str]] = {}
     heldout = None if "heldout" in args.skip else Heldout.build(args.datasets, segmenter)
     ccp_photos = (None if "ccp-photos" in args.skip else

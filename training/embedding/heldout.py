@@ -40,6 +40,12 @@ MEASURES = ("clothing-small validation precision@10", "CCP 0601–0700 colour+ga
             "clothing-small validation colour+class MRR")
 
 
+def content_key(image: Image.Image) -> bytes:
+    """What identifies a photo or view by its pixels, whatever object carries them (the memoised maps and the
+    recorded vectors are looked up by it)."""
+    return hashlib.sha1(image.tobytes()).digest() + repr((image.size, image.mode)).encode()
+
+
 class MemoisedSegmenter:
     """A segmentation session that runs its model once per photo: the evaluations cut each photo out several
     ways (``product`` and ``garments``; clothing-small as views and as training-style crops), and the model call
@@ -50,13 +56,21 @@ class MemoisedSegmenter:
         self._maps: dict[bytes, np.ndarray] = {}
 
     def probabilities(self, rgb: Image.Image) -> np.ndarray:
-        key = hashlib.sha1(rgb.tobytes()).digest() + repr((rgb.size, rgb.mode)).encode()
+        key = content_key(rgb)
         if key not in self._maps:
             self._maps[key] = self.session.probabilities(rgb)
         return self._maps[key].copy()
 
     def __getattr__(self, name: str):  # groups, identity, flip_average: the session's own
         return getattr(self.session, name)
+
+
+def index_segmenter() -> MemoisedSegmenter:
+    """The garment segmenter as the index builder cuts photos out (``INDEX_FLIP_AVERAGE``), memoised: what every
+    evaluation of search quality cuts its photos with."""
+    from garment_search.segmentation import INDEX_FLIP_AVERAGE, load_segmenter
+
+    return MemoisedSegmenter(load_segmenter(flip_average=INDEX_FLIP_AVERAGE))
 
 
 def views_by_mode(images: list, modes: list[str], segmenter) -> dict[str, list[tuple[Image.Image, bool]]]:
@@ -171,7 +185,7 @@ class RecordingEmbedder:
 
     def encode_images(self, images: list[Image.Image]) -> np.ndarray:
         out = self.inner.encode_images(images)
-        self.images.update(zip((im.tobytes() for im in images), out))
+        self.images.update(zip(map(content_key, images), out))
         return out
 
     def encode_text(self, text: str) -> np.ndarray:
@@ -189,7 +203,7 @@ class MeasuredCombination:
         self.scale = 1.0 / np.sqrt(len(members))
 
     def encode_images(self, images: list[Image.Image]) -> np.ndarray:
-        keys = [im.tobytes() for im in images]
+        keys = [content_key(im) for im in images]
         return np.concatenate([np.stack([m.images[k] for k in keys]) for m in self.members], axis=1) * self.scale
 
     def encode_text(self, text: str) -> np.ndarray:
@@ -197,10 +211,9 @@ class MeasuredCombination:
 
 
 def pack(args) -> None:
-    from garment_search.segmentation import INDEX_FLIP_AVERAGE, load_segmenter
     from training.embedding.train import PooledTextCache, build_model, encode_captions
 
-    heldout = Heldout.build(args.datasets, MemoisedSegmenter(load_segmenter(flip_average=INDEX_FLIP_AVERAGE)))
+    heldout = Heldout.build(args.datasets, index_segmenter())
     config = json.loads((CONFIG_DIR / f"{EMBEDDED_MEMBER}.json").read_text())
     heldout.save(args.out, config["vision_cfg"]["image_size"])  # what the embedded model's preprocessing resizes to
     queries = heldout.queries()
