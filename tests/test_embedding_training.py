@@ -112,6 +112,53 @@ def test_held_out_measures_on_a_known_embedder():
         np.mean([0.5, 0.25, 0.25]))
 
 
+def _tiny_ccp(root):
+    """Two CCP-style validation photos: 0601 a red top over a larger blue skirt, 0602 a green dress."""
+    import json
+
+    from PIL import Image
+
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    (root / "label_names.json").write_text(json.dumps({"0": "null", "1": "top", "2": "skirt", "3": "dress",
+                                                       "4": "skin"}))
+    rgb, lab = np.zeros((60, 40, 3), np.uint8), np.zeros((60, 40), np.uint8)
+    rgb[5:20], lab[5:20] = (200, 30, 40), 1
+    rgb[20:55], lab[20:55] = (40, 84, 182), 2
+    rgb[:5], lab[:5] = (230, 190, 160), 4  # skin: not a garment, never the dominant one however large
+    Image.fromarray(rgb).save(root / "images" / "0601.jpg", quality=98)
+    Image.fromarray(lab).save(root / "labels" / "0601.png")
+    rgb, lab = np.full((60, 40, 3), 245, np.uint8), np.zeros((60, 40), np.uint8)
+    rgb[10:50, 5:35], lab[10:50, 5:35] = (42, 140, 62), 3
+    Image.fromarray(rgb).save(root / "images" / "0602.jpg", quality=98)
+    Image.fromarray(lab).save(root / "labels" / "0602.png")
+
+
+def test_ccp_photos_stand_for_their_dominant_garment(tmp_path):
+    from training.embedding.captions import COLOUR_NAMES
+    from training.embedding.heldout import ccp_photo_views
+
+    _tiny_ccp(tmp_path)
+    views = ccp_photo_views(tmp_path, ["original"], segmenter=None)["original"]
+    assert views.kinds == ["skirt", "dress"]  # the blue skirt covers more than the red top
+    assert [COLOUR_NAMES[c] for c in views.colours] == ["blue", "green"]  # measured on its labelled pixels
+    assert views.images[0].shape == (60, 40, 3)  # the whole photo, as the index would embed it uncut
+
+
+def test_held_out_pack_has_four_sets_and_refuses_an_old_one(tmp_path):
+    from training.embedding.heldout import MEASURES, Heldout
+
+    red = np.full((20, 10, 3), (200, 30, 40), np.uint8)
+    part = Crops(np.stack([red, red]), np.array([0, 0]), ["skirt", "top"])
+    Heldout(part, part, part, part).save(tmp_path / "pack", size=16)
+    loaded = Heldout.load(tmp_path / "pack")
+    assert loaded.ccp_photos.images.shape == (2, 16, 16, 3) and loaded.ccp_photos.kinds == ["skirt", "top"]
+    assert len(MEASURES) == 4 and len(loaded.measure(_ColourEmbedder())) == 4
+    (tmp_path / "pack" / "ccp_photos.npz").unlink()
+    with pytest.raises(FileNotFoundError, match="ccp_photos"):
+        Heldout.load(tmp_path / "pack")
+
+
 def test_pooled_query_embedder_matches_the_served_text_path():
     """The lease ranks candidates with queries' pooled text (no text transformer there): projected by the
     candidate's own text projection, that must be the vector the served embedder computes from the words."""

@@ -7,10 +7,10 @@ candidate weights of the embedded model side by side (``--weights``: the photos 
 
 - the held-out sets (training/embedding/heldout.py): clothing-small validation/ "a photo of a <class>" →
   precision@10; CCP 0601–0700 "<colour> <garment>" over label crops → MRR; clothing-small validation/ cut out as
-  for training, "<colour> <class>" → MRR;
+  for training, "<colour> <class>" → MRR; CCP 0601–0700 whole photos cut out with ``keep=product`` → MRR (below);
 - CCP 0601–0700 whole photos, each standing for the product it displays: "<colour> <garment>" of its dominant
-  labelled garment (the largest garment region) over the photos as the index builder sees them, for each --keep
-  mode and the original photos → MRR. Street photos show an outfit, so this asks what the product-aware mask is
+  labelled garment (the largest garment region) over the photos as the index builder sees them, for the other
+  --keep modes and the original photos → MRR (``product`` is the fourth held-out measure above). Street photos show an outfit, so this asks what the product-aware mask is
   for: does keeping only the displayed product (``product``) find a photo by its product better than keeping the
   whole outfit (``garments``)? (The catalogue's queries never ask for the trousers under a tunic.);
 - the sample catalogue: the queries in training/embedding/sample_queries.json, one entry per product (best
@@ -28,18 +28,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from garment_search.catalogue import product_photos, sample_dir
 from garment_search.embedding import EMBEDDED_MODEL, Embedder, ModelChoice
 from garment_search.images import load_image_file
 from garment_search.index_file import IndexFile
 from garment_search.search import ProductIndex
-from garment_search.segmentation.groups import CCP_GROUP_LABELS
-from training.embedding.captions import COLOUR_NAMES, name_colour
-from training.embedding.data import Crops
-from training.embedding.heldout import Heldout, colour_garment_mrr, index_segmenter, views_by_mode
-from training.segmentation.data import VAL_IDS, ccp_files
+from training.embedding.captions import COLOUR_NAMES
+from training.embedding.heldout import Heldout, ccp_photo_views, colour_garment_mrr, index_segmenter, views_by_mode
 
 QUERIES = Path(__file__).with_name("sample_queries.json")
 
@@ -53,28 +49,13 @@ def reciprocal_rank(ranked: list[str], expected: set[str]) -> float:
 
 class CcpPhotos:
     """CCP validation photos as the index builder sees them, per photo mode, keyed by their dominant garment
-    (label, colour measured on its labelled pixels)."""
+    (``heldout.ccp_photo_views``)."""
 
     def __init__(self, ccp: Path, modes: list[str], segmenter) -> None:
-        names = {int(k): v for k, v in json.loads((ccp / "label_names.json").read_text()).items()}
-        garment_ids = [i for i, n in names.items() if any(n in labels for labels in CCP_GROUP_LABELS.values())]
-        images, self.keys = [], []
-        for img_path, lab_path in ccp_files(ccp, VAL_IDS):
-            image = load_image_file(img_path)
-            labels = np.asarray(Image.open(lab_path))
-            areas = {i: int((labels == i).sum()) for i in garment_ids}
-            dominant = max(areas, key=areas.get)
-            if areas[dominant] == 0:
-                continue
-            images.append(image)
-            self.keys.append((name_colour(np.asarray(image.rgb)[labels == dominant]), names[dominant]))
-        self.views = {mode: [np.asarray(view.convert("RGB")) for view, _ in views]
-                      for mode, views in views_by_mode(images, modes, segmenter).items()}
+        self.views = ccp_photo_views(ccp, modes, segmenter)
 
     def mrr(self, embedder: Embedder) -> dict[str, float]:
-        return {mode: colour_garment_mrr(embedder, Crops(views, np.array([c for c, _ in self.keys]),
-                                                         [k for _, k in self.keys]))
-                for mode, views in self.views.items()}
+        return {mode: colour_garment_mrr(embedder, crops) for mode, crops in self.views.items()}
 
 
 class Catalogue:
@@ -126,8 +107,8 @@ def main() -> None:
     segmenter = index_segmenter()  # photos cut out as the index builder does, each photo's maps computed once
     rows: dict[str, list[str]] = {}
     heldout = None if "heldout" in args.skip else Heldout.build(args.datasets, segmenter)
-    ccp_photos = (None if "ccp-photos" in args.skip else
-                  CcpPhotos(args.datasets / "ccp", [*args.keep, "original"], segmenter))
+    photo_modes = [m for m in [*args.keep, "original"] if not (heldout and m == "product")]  # product: held out
+    ccp_photos = None if "ccp-photos" in args.skip else CcpPhotos(args.datasets / "ccp", photo_modes, segmenter)
     catalogue = None if "sample" in args.skip else Catalogue([*args.keep, "original"], segmenter)
     for embedder in embedders:
         embedder.load()

@@ -66,7 +66,7 @@ cat "$OUT/logs.txt"
 weights=(/tmp/runs/*/model.pt)
 "$PY" -m training.embedding.heldout rank --pack "$HELDOUT" --json "$OUT/rank.json" \
     --weights ${BASELINE:+"$BASELINE"} "${weights[@]}" 2>&1 | grep '^{'
-# The best BRING runs by the mean of the three held-out measures (the shipped weights are the baseline row).
+# The best BRING runs by the mean of the four held-out measures (the shipped weights are the baseline row).
 "$PY" -c "import json, sys, statistics as s; r = json.load(open(sys.argv[1])); r.pop(sys.argv[3], None)
 print('\n'.join(sorted(r, key=lambda w: -s.mean(r[w].values()))[:int(sys.argv[2])]))" "$OUT/rank.json" "$BRING" "$BASELINE" |
 while read -r best; do
