@@ -31,6 +31,8 @@ CCP_GROUP_LABELS: dict[int, tuple[str, ...]] = {
 
 #: CCP label names counted as skin or hair by the evaluation.
 CCP_SKIN_HAIR: tuple[str, ...] = ("skin", "hair")
+#: CCP label names counted as head coverings (hijabs and scarves are labelled "scarf"): never the product.
+CCP_HEAD_COVERINGS: tuple[str, ...] = ("scarf", "hat")
 
 #: Garment families for keep="product": the displayed product is the family covering most of the photo.
 #: Upper and one-piece are one family: a long tunic sits between a top and a dress, and the model may label its

@@ -5,7 +5,9 @@
 
 Every number is pooled over the photos (sum of intersections / sum of unions or of label pixels). Pixels whose
 original is nearly black (max channel < 40) are ignored: a black garment on black is invisible in the answer.
-- garment IoU, garment kept, skin+hair kept, background (null label) kept: the ``garments`` mask
+- garment IoU, garment kept, skin+hair kept, background (null label) kept: the ``garments`` mask; also head
+  coverings kept (scarves — CCP's label for hijabs too — and hats) and other accessories kept (bags, shoes, belts,
+  jewellery, legwear, underwear: every labelled thing that is neither a garment group, skin, hair nor head cover)
 - product IoU: the ``product`` mask against the labelled dominant family (upper+one-piece or lower, most pixels,
   ties to upper+one-piece — see groups.PRODUCT_FAMILIES); also against the single dominant labelled group
 - where product IoU is lost: the share of photos whose dominant family the model picks right; the product IoU
@@ -31,7 +33,7 @@ from PIL import Image
 
 from garment_search.images import load_image_file
 from garment_search.segmentation import mask_for_classes, mask_from_probabilities
-from garment_search.segmentation.groups import CCP_SKIN_HAIR, CLASS_NAMES, GARMENT_GROUPS, PRODUCT_FAMILIES
+from garment_search.segmentation.groups import CCP_HEAD_COVERINGS, CCP_SKIN_HAIR, CLASS_NAMES, GARMENT_GROUPS, PRODUCT_FAMILIES
 from garment_search.segmentation.masks import kept_classes
 from garment_search.segmentation.sessions import new_segmentation_session
 from training.segmentation.data import VAL_IDS, ccp_class_table, ccp_files
@@ -56,6 +58,7 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
     table = ccp_class_table(ccp)
     names = json.loads((ccp / "label_names.json").read_text())
     skin_hair_ids = [int(k) for k, v in names.items() if v in CCP_SKIN_HAIR]
+    head_ids = [int(k) for k, v in names.items() if v in CCP_HEAD_COVERINGS]
     sums: dict[str, float] = defaultdict(float)
     seconds = []
     for img_path, lab_path in ccp_files(ccp, VAL_IDS)[:limit]:
@@ -70,6 +73,8 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
         truth = (classes > 0) & valid
         skin_hair = np.isin(raw, skin_hair_ids) & valid
         null = (raw == 0) & valid
+        head = np.isin(raw, head_ids) & valid
+        accessory = (raw > 0) & (classes == 0) & ~np.isin(raw, skin_hair_ids + head_ids) & valid
         pred = garments & valid
         sums["g_inter"] += (pred & truth).sum()
         sums["g_union"] += (pred | truth).sum()
@@ -78,6 +83,10 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
         sums["sh_total"] += skin_hair.sum()
         sums["bg_kept"] += (pred & null).sum()
         sums["bg_total"] += null.sum()
+        sums["head_kept"] += (pred & head).sum()
+        sums["head_total"] += head.sum()
+        sums["acc_kept"] += (pred & accessory).sum()
+        sums["acc_total"] += accessory.sum()
         if confusion is not None and len(session.groups) > 1:
             small = np.asarray(Image.fromarray(classes.astype(np.uint8)).resize(probs.shape[:0:-1], Image.NEAREST))
             np.add.at(confusion, (small.ravel(), probs.argmax(0).ravel()), 1)
@@ -108,6 +117,8 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
         "garment_kept": sums["g_inter"] / sums["g_truth"],
         "skin_hair_kept": sums["sh_kept"] / sums["sh_total"],
         "background_kept": sums["bg_kept"] / sums["bg_total"],
+        "head_coverings_kept": sums["head_kept"] / max(sums["head_total"], 1),
+        "other_accessories_kept": sums["acc_kept"] / max(sums["acc_total"], 1),
         "seconds_per_photo_p50": float(np.median(seconds)),
     }
     if "p_union" in sums:
