@@ -56,3 +56,39 @@ def test_persistent_loader_follows_the_epoch_seed(ccp_like):
     epoch_a, epoch_b, epoch_a_again = (list(stream.epoch(seed, order)) for seed in (7, 8, 7))
     assert all(torch.equal(x[0], y[0]) for x, y in zip(epoch_a, epoch_a_again))
     assert not all(torch.equal(x[0], y[0]) for x, y in zip(epoch_a, epoch_b))
+
+
+def test_loss_is_the_class_weighted_cross_entropy_it_replaced():
+    from training.segmentation.train import SIDE_WEIGHT, segmentation_loss
+
+    g = torch.Generator().manual_seed(0)
+    outputs = [torch.randn(2, 4, 8, 6, generator=g) for _ in range(3)]
+    target = torch.randint(0, 4, (2, 8, 6), generator=g)
+    weights = torch.tensor([1.0, 1.0, 1.3, 1.7, 0.0])  # the last: HARD_NEGATIVE's, no such pixel here
+    expected = torch.nn.functional.cross_entropy(outputs[0], target, weight=weights[:4]) + SIDE_WEIGHT * sum(
+        torch.nn.functional.cross_entropy(o, target, weight=weights[:4]) for o in outputs[1:]) / 2
+    assert segmentation_loss(outputs, target, weights) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_head_coverings_are_background_with_their_own_weight():
+    from training.segmentation.data import HARD_NEGATIVE
+    from training.segmentation.train import segmentation_loss
+
+    logits = torch.zeros(1, 4, 4, 4)
+    logits[0, 1] = 3.0  # the model calls every pixel "upper"
+    target = torch.zeros(1, 4, 4, dtype=torch.long)
+    target[0, :2] = 1  # a top ...
+    hard = target.clone()
+    hard[0, 2:, :2] = HARD_NEGATIVE  # ... and a scarf under it, labelled background in both
+    plain = segmentation_loss([logits, logits], target, torch.tensor([1.0, 1.0, 1.0, 1.0, 1.0]))
+    assert segmentation_loss([logits, logits], hard, torch.tensor([1.0, 1.0, 1.0, 1.0, 1.0])) == pytest.approx(float(plain))
+    assert segmentation_loss([logits, logits], hard, torch.tensor([1.0, 1.0, 1.0, 1.0, 4.0])) > plain
+
+
+def test_hard_negative_targets_mark_scarves_only_when_asked(tmp_path):
+    from training.segmentation.data import HARD_NEGATIVE, ccp_target_table
+
+    (tmp_path / "label_names.json").write_text(json.dumps({"0": "null", "1": "scarf", "2": "shirt", "3": "hat",
+                                                           "4": "skin"}))
+    assert ccp_target_table(tmp_path, hard_negatives=False).tolist() == [0, 0, 1, 0, 0]
+    assert ccp_target_table(tmp_path, hard_negatives=True).tolist() == [0, HARD_NEGATIVE, 1, HARD_NEGATIVE, 0]

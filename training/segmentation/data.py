@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from garment_search.segmentation.groups import ccp_label_to_class
+from garment_search.segmentation.groups import CCP_HEAD_COVERINGS, CLASS_NAMES, ccp_label_to_class
 from training.segmentation.negatives import draw_negative
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
@@ -23,6 +23,9 @@ TRAIN_IDS = range(1, 601)
 VAL_IDS = range(601, 701)
 ZOOM_SHARE = 0.2  # training samples cropped close around one garment, as in a shop's detail shots
 NEGATIVE_SHARE = 0.06  # drawn catalogue pages (size charts, tables) that contain no garment at all
+#: Target value of head-covering pixels (scarves — hijabs among them — and hats) when a dataset is built with
+#: ``hard_negatives=True``: background, but with a loss weight of its own (``train.segmentation_loss``).
+HARD_NEGATIVE = len(CLASS_NAMES)
 
 
 def ccp_files(root: Path, ids: range) -> list[tuple[Path, Path]]:
@@ -49,16 +52,27 @@ def ccp_class_table(root: Path) -> np.ndarray:
     return np.array(ccp_label_to_class(names), dtype=np.uint8)
 
 
+def ccp_target_table(root: Path, hard_negatives: bool) -> np.ndarray:
+    """CCP label id → training target: the garment class, or HARD_NEGATIVE for head coverings if asked."""
+    table = ccp_class_table(root)
+    if hard_negatives:
+        names = json.loads((root / "label_names.json").read_text())
+        table[[int(k) for k, v in names.items() if v in CCP_HEAD_COVERINGS]] = HARD_NEGATIVE
+    return table
+
+
 class CCPSegmentation(torch.utils.data.Dataset):
     """Augmented (image, class map) samples of size ``out_hw``; ``train=False`` gives plain resized samples."""
 
     def __init__(self, root: Path, ids: range, out_hw: tuple[int, int], train: bool, cache_height: int = 560,
-                 negative_share: float = NEGATIVE_SHARE, zoom_share: float = ZOOM_SHARE) -> None:
+                 negative_share: float = NEGATIVE_SHARE, zoom_share: float = ZOOM_SHARE,
+                 hard_negatives: bool = False) -> None:
         self.out_hw = out_hw
         self.negative_share = negative_share
         self.zoom_share = zoom_share
         self.train = train
         self.table = torch.from_numpy(ccp_class_table(root)).long()
+        self.targets = torch.from_numpy(ccp_target_table(root, hard_negatives)).long()
         self.images: list[torch.Tensor] = []
         self.labels: list[torch.Tensor] = []
         for img_path, lab_path in ccp_files(root, ids):
@@ -94,7 +108,7 @@ class CCPSegmentation(torch.utils.data.Dataset):
         else:
             img = F.interpolate(img[None], size=self.out_hw, mode="bilinear", align_corners=False)[0]
             raw = F.interpolate(raw[None, None].float(), size=self.out_hw, mode="nearest")[0, 0].long()
-        target = self.table[raw.long()]
+        target = self.targets[raw.long()]
         return (img - MEAN) / STD, target
 
 

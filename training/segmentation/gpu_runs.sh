@@ -28,6 +28,8 @@ recipe() {
         continued)             echo --init "$INIT" --lr 1.5e-4 --head-lr-mult 3 --class-weights 1,1,1.3,1.7 ;;
         continued-fast)        echo --init "$INIT" --lr 3e-4 --head-lr-mult 3 --class-weights 1,1,1.3,1.7 ;;
         continued-onepiece)    echo --init "$INIT" --lr 1.5e-4 --head-lr-mult 3 --class-weights 1,1,1.3,2.5 ;;
+        continued-heads)       echo --init "$INIT" --lr 1.5e-4 --head-lr-mult 3 --class-weights 1,1,1.3,1.7 \
+                                    --head-covering-weight 4 ;;
         *) echo "unknown recipe $1" >&2; return 1 ;;
     esac
 }

@@ -40,7 +40,8 @@ import torch.nn.functional as F
 from garment_search.segmentation.groups import CLASS_NAMES
 from training.checkpoint import Checkpoint, optimiser_step
 from training.schedule import WarmupCosine
-from training.segmentation.data import NEGATIVE_SHARE, TRAIN_IDS, VAL_IDS, ZOOM_SHARE, CCPSegmentation
+from training.segmentation.data import (HARD_NEGATIVE, NEGATIVE_SHARE, TRAIN_IDS, VAL_IDS, ZOOM_SHARE,
+                                        CCPSegmentation)
 from training.segmentation.u2netp import U2NetP, load_onnx_weights, widen_head
 
 SIDE_WEIGHT = 0.5
@@ -57,11 +58,20 @@ def segmentation_loss(outputs: list[torch.Tensor], target: torch.Tensor,
     """Cross-entropy on the fused map plus down-weighted deep supervision on the side maps.
 
     Class weights lift the rarer groups (one-piece covers 3.5% of CCP pixels against upper's 7.4%), which the
-    unweighted loss otherwise absorbs into upper + lower.
+    unweighted loss otherwise absorbs into upper + lower. A target of HARD_NEGATIVE (head coverings, with
+    ``--head-covering-weight``) is background weighed by ``class_weights[HARD_NEGATIVE]``: a scarf draped over a
+    top looks like the top, and at background's weight its few pixels (0.4% of CCP's) teach little.
+    The loss is the weighted mean over pixels, as ``F.cross_entropy(weight=…)`` computes it.
     """
+    weights = class_weights[target] if class_weights is not None else None
+    target = target.masked_fill(target == HARD_NEGATIVE, 0)
+
+    def cross_entropy(logits: torch.Tensor) -> torch.Tensor:
+        losses = F.cross_entropy(logits, target, reduction="none")
+        return losses.mean() if weights is None else (losses * weights).sum() / weights.sum()
+
     fused, *sides = outputs
-    loss = F.cross_entropy(fused, target, weight=class_weights)
-    return loss + SIDE_WEIGHT * sum(F.cross_entropy(s, target, weight=class_weights) for s in sides) / len(sides)
+    return cross_entropy(fused) + SIDE_WEIGHT * sum(cross_entropy(s) for s in sides) / len(sides)
 
 
 @torch.no_grad()
@@ -156,6 +166,9 @@ def main() -> None:
     ap.add_argument("--zoom-share", type=float, default=ZOOM_SHARE,
                     help="share of samples cropped close around one garment (detail shots)")
     ap.add_argument("--class-weights", default="1,1,1.3,2.5", help="loss weight per class: " + ",".join(CLASS_NAMES))
+    ap.add_argument("--head-covering-weight", type=float, default=0.0,
+                    help="weigh scarf and hat pixels (hijabs) as background with this loss weight (0: as any "
+                    "background pixel)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workers", type=int, default=0, help="data-loading processes (0: augment in the training loop)")
     ap.add_argument("--train-stage1", action="store_true",
@@ -176,7 +189,8 @@ def main() -> None:
 
     hw = (args.height, args.width)
     train = CCPSegmentation(args.ccp, TRAIN_IDS, hw, train=True, cache_height=args.cache_height,
-                            negative_share=args.negative_share, zoom_share=args.zoom_share)
+                            negative_share=args.negative_share, zoom_share=args.zoom_share,
+                            hard_negatives=args.head_covering_weight > 0)
     val = CCPSegmentation(args.ccp, VAL_IDS, hw, train=False, cache_height=args.cache_height)
     model = build_model(args.u2netp)
     if args.init and args.init.suffix == ".onnx":  # an exported garment model, e.g. the shipped one
@@ -186,6 +200,7 @@ def main() -> None:
     class_weights = torch.tensor([float(v) for v in args.class_weights.split(",")])
     if len(class_weights) != len(CLASS_NAMES):
         ap.error(f"--class-weights needs {len(CLASS_NAMES)} values")
+    class_weights = torch.cat([class_weights, torch.tensor([args.head_covering_weight])])  # HARD_NEGATIVE's
     if not args.train_stage1:
         for p in model.stage1.parameters():  # low-level full-resolution features stay as pretrained
             p.requires_grad = False
