@@ -9,7 +9,6 @@ The crops are cached in one .npz so a resumed run does not redo them.
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from garment_search.segmentation import garment_mask
 from garment_search.segmentation.groups import CCP_GROUP_LABELS
 from garment_search.segmentation.masks import crop_to_mask
 from training.embedding.captions import NOUNS, name_colour
+from training.segmentation.data import ccp_label_names
 
 CROP = 144  # stored square size; training crops 128 out of it
 MIN_REGION = 0.015  # CCP regions smaller than this share of the photo are skipped
@@ -76,7 +76,7 @@ def square(rgb: np.ndarray, size: int = CROP) -> np.ndarray:
 
 
 def ccp_crops(root: Path, ids: range) -> Crops:
-    names = {int(k): v for k, v in json.loads((root / "label_names.json").read_text()).items()}
+    names = ccp_label_names(root)
     garments = {i for i, n in names.items() if any(n in labels for labels in CCP_GROUP_LABELS.values())}
     images, colours, kinds = [], [], []
     for i in tqdm(ids, desc="CCP crops"):

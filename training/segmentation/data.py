@@ -46,6 +46,16 @@ def load_pair(img_path: Path, lab_path: Path, height: int) -> tuple[Image.Image,
             lab.resize((width, height), Image.Resampling.NEAREST))
 
 
+def ccp_label_names(root: Path) -> dict[int, str]:
+    """CCP label id → label name (``label_names.json``)."""
+    return {int(k): v for k, v in json.loads((root / "label_names.json").read_text()).items()}
+
+
+def ccp_label_ids(root: Path, names: tuple[str, ...]) -> list[int]:
+    """The CCP label ids of the given label names (e.g. ``groups.CCP_SKIN_HAIR``)."""
+    return [i for i, name in ccp_label_names(root).items() if name in names]
+
+
 def ccp_class_table(root: Path) -> np.ndarray:
     """CCP label id → garment class id."""
     names = json.loads((root / "label_names.json").read_text())
@@ -56,8 +66,7 @@ def ccp_target_table(root: Path, hard_negatives: bool) -> np.ndarray:
     """CCP label id → training target: the garment class, or HARD_NEGATIVE for head coverings if asked."""
     table = ccp_class_table(root)
     if hard_negatives:
-        names = json.loads((root / "label_names.json").read_text())
-        table[[int(k) for k, v in names.items() if v in CCP_HEAD_COVERINGS]] = HARD_NEGATIVE
+        table[ccp_label_ids(root, CCP_HEAD_COVERINGS)] = HARD_NEGATIVE
     return table
 
 

@@ -22,7 +22,6 @@ original is nearly black (max channel < 40) are ignored: a black garment on blac
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from collections import defaultdict
@@ -36,7 +35,7 @@ from garment_search.segmentation import mask_for_classes, mask_from_probabilitie
 from garment_search.segmentation.groups import CCP_HEAD_COVERINGS, CCP_SKIN_HAIR, CLASS_NAMES, GARMENT_GROUPS, PRODUCT_FAMILIES
 from garment_search.segmentation.masks import kept_classes
 from garment_search.segmentation.sessions import new_segmentation_session
-from training.segmentation.data import VAL_IDS, ccp_class_table, ccp_files
+from training.segmentation.data import VAL_IDS, ccp_class_table, ccp_files, ccp_label_ids
 
 DARK_THRESHOLD = 40
 
@@ -56,9 +55,7 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
     pixel counts."""
     session = new_segmentation_session(model)
     table = ccp_class_table(ccp)
-    names = json.loads((ccp / "label_names.json").read_text())
-    skin_hair_ids = [int(k) for k, v in names.items() if v in CCP_SKIN_HAIR]
-    head_ids = [int(k) for k, v in names.items() if v in CCP_HEAD_COVERINGS]
+    skin_hair_ids, head_ids = ccp_label_ids(ccp, CCP_SKIN_HAIR), ccp_label_ids(ccp, CCP_HEAD_COVERINGS)
     sums: dict[str, float] = defaultdict(float)
     seconds = []
     for img_path, lab_path in ccp_files(ccp, VAL_IDS)[:limit]:
