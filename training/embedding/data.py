@@ -18,10 +18,9 @@ from tqdm import tqdm
 
 from garment_search.images import load_image_file
 from garment_search.segmentation import garment_mask
-from garment_search.segmentation.groups import CCP_GROUP_LABELS
 from garment_search.segmentation.masks import crop_to_mask
 from training.embedding.captions import NOUNS, name_colour
-from training.segmentation.data import ccp_label_names
+from training.segmentation.data import ccp_garment_ids, ccp_label_names
 
 CROP = 144  # stored square size; training crops 128 out of it
 MIN_REGION = 0.015  # CCP regions smaller than this share of the photo are skipped
@@ -76,8 +75,7 @@ def square(rgb: np.ndarray, size: int = CROP) -> np.ndarray:
 
 
 def ccp_crops(root: Path, ids: range) -> Crops:
-    names = ccp_label_names(root)
-    garments = {i for i, n in names.items() if any(n in labels for labels in CCP_GROUP_LABELS.values())}
+    names, garments = ccp_label_names(root), set(ccp_garment_ids(root))
     images, colours, kinds = [], [], []
     for i in tqdm(ids, desc="CCP crops"):
         img_path, lab_path = root / "images" / f"{i:04d}.jpg", root / "labels" / f"{i:04d}.png"

@@ -10,9 +10,10 @@ candidate weights of the embedded model side by side (``--weights``: the photos 
   for training, "<colour> <class>" → MRR; CCP 0601–0700 whole photos cut out with ``keep=product`` → MRR (below);
 - CCP 0601–0700 whole photos, each standing for the product it displays: "<colour> <garment>" of its dominant
   labelled garment (the largest garment region) over the photos as the index builder sees them, for the other
-  --keep modes and the original photos → MRR (``product`` is the fourth held-out measure above). Street photos show an outfit, so this asks what the product-aware mask is
-  for: does keeping only the displayed product (``product``) find a photo by its product better than keeping the
-  whole outfit (``garments``)? (The catalogue's queries never ask for the trousers under a tunic.);
+  --keep modes and the original photos → MRR (``product`` is the fourth held-out measure above). Street photos
+  show an outfit, so this asks what the product-aware mask is for: does keeping only the displayed product
+  (``product``) find a photo by its product better than keeping the whole outfit (``garments``)? (The
+  catalogue's queries never ask for the trousers under a tunic.);
 - the sample catalogue: the queries in training/embedding/sample_queries.json, one entry per product (best
   photo) → MRR on background-removed photos for each --keep mode, and on the original photos;
 - text encoding latency p50 (single query).

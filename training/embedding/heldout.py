@@ -36,10 +36,9 @@ from PIL import Image
 
 from garment_search.embedding import CONFIG_DIR, EMBEDDED_MEMBER, Embedder, ModelChoice
 from garment_search.images import load_image_file
-from garment_search.segmentation.groups import CCP_GROUP_LABELS
 from training.embedding.captions import COLOUR_NAMES, NOUNS, name_colour
 from training.embedding.data import Crops, ccp_crops, clothing_crops, square
-from training.segmentation.data import VAL_IDS, ccp_files, ccp_label_names
+from training.segmentation.data import VAL_IDS, ccp_files, ccp_garment_ids, ccp_label_names
 
 MEASURES = ("clothing-small validation precision@10", "CCP 0601–0700 colour+garment MRR",
             "clothing-small validation colour+class MRR", "CCP 0601–0700 photos, dominant garment MRR (product)")
@@ -90,8 +89,7 @@ def views_by_mode(images: list, modes: list[str], segmenter) -> dict[str, list[t
 def ccp_photo_views(ccp: Path, modes: list[str], segmenter) -> dict[str, Crops]:
     """CCP validation photos as the index builder sees them, per mode, each keyed by the product it displays:
     its dominant labelled garment (largest region), colour measured on that garment's labelled pixels."""
-    names = ccp_label_names(ccp)
-    garment_ids = [i for i, n in names.items() if any(n in labels for labels in CCP_GROUP_LABELS.values())]
+    names, garment_ids = ccp_label_names(ccp), ccp_garment_ids(ccp)
     images, colours, kinds = [], [], []
     for img_path, lab_path in ccp_files(ccp, VAL_IDS):
         image = load_image_file(img_path)

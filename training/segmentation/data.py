@@ -62,6 +62,11 @@ def ccp_class_table(root: Path) -> np.ndarray:
     return np.array(ccp_label_to_class(names), dtype=np.uint8)
 
 
+def ccp_garment_ids(root: Path) -> list[int]:
+    """The CCP label ids that are garments of one of our groups (ascending)."""
+    return [int(i) for i in np.flatnonzero(ccp_class_table(root))]
+
+
 def ccp_target_table(root: Path, hard_negatives: bool) -> np.ndarray:
     """CCP label id → training target: the garment class, or HARD_NEGATIVE for head coverings if asked."""
     table = ccp_class_table(root)

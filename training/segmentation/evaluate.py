@@ -71,7 +71,7 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
         skin_hair = np.isin(raw, skin_hair_ids) & valid
         null = (raw == 0) & valid
         head = np.isin(raw, head_ids) & valid
-        accessory = (raw > 0) & (classes == 0) & ~np.isin(raw, skin_hair_ids + head_ids) & valid
+        accessory = (raw > 0) & (classes == 0) & ~skin_hair & ~head & valid
         pred = garments & valid
         sums["g_inter"] += (pred & truth).sum()
         sums["g_union"] += (pred | truth).sum()
