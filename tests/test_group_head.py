@@ -32,7 +32,7 @@ def test_export_matches_torch_and_loads_back(tmp_path):
 
     model = _model()
     path = tmp_path / "grouped.onnx"
-    export(model, path, 64, 48)  # asserts ONNX == torch itself
+    export(model, path, 64, 48, free_size=False)  # as export's main does for a group head; asserts ONNX == torch
     body = U2NetP(out_ch=4)
     load_onnx_weights(body, str(path), body_only=True)  # the body of a grouped file fine-tunes like any other
     for ours, theirs in zip(body.state_dict().values(), model.body.state_dict().values()):
@@ -42,3 +42,4 @@ def test_export_matches_torch_and_loads_back(tmp_path):
     x = torch.rand(1, 3, 64, 48)
     with torch.no_grad():
         assert np.abs(again(x).numpy() - ort.InferenceSession(str(path)).run(None, {"input": x.numpy()})[0]).max() < 1e-4
+    assert ort.InferenceSession(str(path)).get_inputs()[0].shape == [1, 3, 64, 48]  # its one size, no metadata

@@ -54,7 +54,7 @@ def test_build_rows_identities_and_flags(tiny, tiny_index, embedder, capsys):
     assert set(loaded.products) == {p.name for p in tiny.iterdir()}
     assert all(p.startswith(str(tiny)) for p in loaded.paths)
     assert loaded.model == embedder.identity and loaded.segmentation.startswith("garment-u2netp@")
-    assert loaded.segmentation.endswith("+flip")  # offline, so mirror-averaged masks whatever remove_bg's setting
+    assert loaded.segmentation.endswith("+tta")  # offline, so test-time-augmented masks whatever remove_bg's setting
     assert loaded.keep == "product" and loaded.built_at
     assert loaded.embeddings.dtype == np.float32
     assert np.allclose(np.linalg.norm(loaded.embeddings, axis=1), 1, atol=1e-4)
@@ -62,12 +62,12 @@ def test_build_rows_identities_and_flags(tiny, tiny_index, embedder, capsys):
     assert [Path(p).name for p in flagged] == ["blank.png"]
 
 
-def test_a_build_without_flip_averaging_re_cuts_every_photo(tiny, tiny_index, embedder, tmp_path):
+def test_a_build_without_tta_re_cuts_every_photo(tiny, tiny_index, embedder, tmp_path):
     out, index = tiny_index
     copy = tmp_path / "copy.npz"
     copy.write_bytes(out.read_bytes())
-    plain = index_build.build(str(tiny), str(copy), embedder=embedder, flip_average=False)
-    assert plain.segmentation == index.segmentation.removesuffix("+flip")  # other masks: nothing reused
+    plain = index_build.build(str(tiny), str(copy), embedder=embedder, tta=False)
+    assert plain.segmentation == index.segmentation.removesuffix("+tta")  # other masks: nothing reused
     assert plain.paths == index.paths and not np.allclose(plain.embeddings, index.embeddings)
 
 

@@ -21,26 +21,27 @@ from garment_search.segmentation.masks import crop_to_mask, full_resolution_mask
 if TYPE_CHECKING:  # the sessions (onnxruntime, rembg) load on first use: training imports the tables alone
     from garment_search.segmentation.sessions import SegmentationSession
 
-__all__ = ["Cutout", "cut_out", "embedding_view", "garment_mask", "mask_for_classes", "mask_from_probabilities", "load_segmenter", "KEEP_CHOICES", "DEFAULT_KEEP", "INDEX_FLIP_AVERAGE", "SegmentationSession"]
+__all__ = ["Cutout", "cut_out", "embedding_view", "garment_mask", "mask_for_classes", "mask_from_probabilities", "load_segmenter", "KEEP_CHOICES", "DEFAULT_KEEP", "INDEX_TTA", "SegmentationSession"]
 
 #: Index builds (and the evaluations that stand for them) run offline, so they always cut photos out with the
-#: slower, better mirror-averaged garment maps; remove_bg follows SEGMENTATION_FLIP_AVERAGE (docs/benchmarks.md).
-INDEX_FLIP_AVERAGE = True
+#: slower, better test-time-augmented garment maps (``sessions.TTA_SCALES``, mirrored); remove_bg follows
+#: SEGMENTATION_TTA (docs/benchmarks.md).
+INDEX_TTA = True
 
 _sessions: dict[tuple[str, bool | None], SegmentationSession] = {}
 _lock = threading.Lock()
 
 
-def load_segmenter(name: str | None = None, flip_average: bool | None = None) -> SegmentationSession:
+def load_segmenter(name: str | None = None, tta: bool | None = None) -> SegmentationSession:
     """The process-wide session for ``name`` (default ``$SEGMENTATION_MODEL`` or ``garment``), loaded once;
-    ``flip_average`` forces mirror averaging on or off (default: ``SEGMENTATION_FLIP_AVERAGE``, auto)."""
+    ``tta`` forces test-time augmentation on or off (default: ``SEGMENTATION_TTA``, auto)."""
     from garment_search.segmentation.sessions import new_segmentation_session
 
     name = name or os.environ.get("SEGMENTATION_MODEL") or "garment"
     with _lock:
-        if (name, flip_average) not in _sessions:
-            _sessions[name, flip_average] = new_segmentation_session(name, flip_average)
-        return _sessions[name, flip_average]
+        if (name, tta) not in _sessions:
+            _sessions[name, tta] = new_segmentation_session(name, tta)
+        return _sessions[name, tta]
 
 
 def __getattr__(name: str):

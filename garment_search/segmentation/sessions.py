@@ -19,6 +19,7 @@ from rembg.sessions.u2netp import U2netpSession
 
 from garment_search.config import MODEL_CACHE_DIR, MODELS_DIR, env_flag
 from garment_search.identity import file_digest
+from garment_search.onnx_metadata import onnx_metadata
 from garment_search.segmentation.groups import GARMENT_GROUPS
 from garment_search.segmentation.masks import MASK_RULES
 
@@ -33,12 +34,26 @@ def _normalise(rgb: Image.Image, size: tuple[int, int]) -> np.ndarray:
     return ((arr - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)[None]
 
 
+#: Test-time augmentation of the garment model: the photo is read at these multiples of the model's trained input
+#: size, each also mirrored, and the maps (brought to the trained size) averaged. A garment looks the same mirrored
+#: and a little larger, the model's mistakes need not; on CCP validation (docs/benchmarks.md, "Test-time
+#: augmentation") mirroring lifted product IoU 0.734 → 0.756 and the 1.2× reading 0.756 → 0.773, while a 0.8×
+#: reading lowered it. Four model passes: worth it where inference is cheap (a GPU, the offline index builder),
+#: not on the CPU latency budget of remove_bg.
+TTA_SCALES = (1.0, 1.2)
+
+#: The exported garment model's free input dimensions (height, width) and the metadata keys that hold the size it
+#: is read at (``training.segmentation.export`` writes both).
+FREE_DIMS = ("height", "width")
+SIZE_METADATA = ("input_height", "input_width")
+
+
 class SegmentationSession(BaseSession):
     """A rembg session that exposes class probabilities, and its identity for index files."""
 
     groups: tuple[str, ...] = ()
-    #: Average the maps of the photo and of its mirror image (``flip_average_wanted``; garment model only).
-    flip_average: bool = False
+    #: Test-time augmentation (``TTA_SCALES``, mirrored; ``tta_wanted``; garment model only).
+    tta: bool = False
 
     def probabilities(self, rgb: Image.Image) -> np.ndarray:
         """(1 + len(groups), h, w) float32 probabilities at model resolution; channel 0 is background."""
@@ -52,29 +67,74 @@ class SegmentationSession(BaseSession):
 
     @cached_property
     def identity(self) -> str:
-        """``name@sha256-prefix`` of the weights, the mask rules' revision (``masks.MASK_RULES``) and ``+flip``
-        when maps are mirror-averaged: stored with every index so no two ways of cutting out are ever mixed."""
-        flip = "+flip" if self.flip_average else ""
-        return f"{self.name()}@{file_digest(self.download_models())}+masks{MASK_RULES}{flip}"
+        """``name@sha256-prefix`` of the weights, the mask rules' revision (``masks.MASK_RULES``) and ``+tta``
+        when maps are averaged over augmented readings: stored with every index so no two ways of cutting out are
+        ever mixed."""
+        tta = "+tta" if self.tta else ""
+        return f"{self.name()}@{file_digest(self.download_models())}+masks{MASK_RULES}{tta}"
 
 
 class GarmentSession(SegmentationSession):
-    """Our fine-tuned u2netp predicting background / upper / lower / one-piece (training/segmentation)."""
+    """Our fine-tuned u2netp predicting background / upper / lower / one-piece (training/segmentation).
+
+    The exported graph takes any input size and records the one it was trained at (``training.segmentation.export``);
+    each size asked for gets its own onnxruntime session with that size fixed, as fast as a fixed graph.
+    """
 
     groups = GARMENT_GROUPS
 
-    def probabilities(self, rgb: Image.Image) -> np.ndarray:
-        """With ``flip_average`` the model also sees the mirror image and the two maps are averaged: a garment
-        looks the same mirrored, the model's mistakes need not (docs/benchmarks.md: +0.022 product IoU), at twice
-        the model's time — worth it where inference is cheap (a GPU), not on the CPU latency budget."""
-        inp = self.inner_session.get_inputs()[0]
-        height, width = inp.shape[2], inp.shape[3]
-        x = _normalise(rgb, (width, height))
-        probs = self.inner_session.run(None, {inp.name: x})[0][0].astype(np.float32, copy=False)
-        if self.flip_average:
-            mirrored = self.inner_session.run(None, {inp.name: np.ascontiguousarray(x[..., ::-1])})[0][0]
-            probs = (probs + mirrored[..., ::-1]) / 2
+    def __init__(self, model_name: str, sess_opts: ort.SessionOptions, *args, **kwargs) -> None:
+        meta = onnx_metadata(self.download_models())
+        self._free_size = all(key in meta for key in SIZE_METADATA)
+        if self._free_size:  # read at the size the export recorded; older exports fix it in the graph
+            self.input_size = tuple(int(meta[key]) for key in SIZE_METADATA)
+            _fix_size(sess_opts, self.input_size)
+        super().__init__(model_name, sess_opts, *args, **kwargs)
+        if not self._free_size:
+            height, width = self.inner_session.get_inputs()[0].shape[2:]
+            if not (isinstance(height, int) and isinstance(width, int)):
+                raise ValueError(f"{self.download_models()} has a free input size but no {'/'.join(SIZE_METADATA)} "
+                                 "metadata; export it with python -m training.segmentation.export")
+            self.input_size = height, width
+        self._threads = sess_opts.intra_op_num_threads
+        self._providers = self.inner_session.get_providers()
+        self._by_size = {self.input_size: self.inner_session}
+
+    def tta_sizes(self) -> list[tuple[int, int]]:
+        """(height, width) of each ``TTA_SCALES`` reading."""
+        height, width = self.input_size
+        return [(round(height * s), round(width * s)) for s in TTA_SCALES]
+
+    def session_at(self, size: tuple[int, int]) -> ort.InferenceSession:
+        """The onnxruntime session reading photos at ``size`` (height, width), opened on first use."""
+        if size not in self._by_size:
+            if not self._free_size:
+                raise ValueError(f"{self.download_models()} was exported for {self.input_size[0]}×{self.input_size[1]} "
+                                 "only; re-export it (python -m training.segmentation.export --init FILE) for "
+                                 "test-time augmentation.")
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = self._threads
+            self._by_size[size] = ort.InferenceSession(self.download_models(), sess_options=_fix_size(opts, size),
+                                                       providers=self._providers)
+        return self._by_size[size]
+
+    def _read(self, rgb: Image.Image, size: tuple[int, int], mirrored: bool) -> np.ndarray:
+        """The model's maps for ``rgb`` read at ``size`` (height, width), optionally also mirrored and averaged."""
+        session = self.session_at(size)
+        name = session.get_inputs()[0].name
+        x = _normalise(rgb, (size[1], size[0]))
+        probs = session.run(None, {name: x})[0][0].astype(np.float32, copy=False)
+        if mirrored:
+            probs = (probs + session.run(None, {name: np.ascontiguousarray(x[..., ::-1])})[0][0][..., ::-1]) / 2
         return probs
+
+    def probabilities(self, rgb: Image.Image) -> np.ndarray:
+        """One reading at the trained size; with ``tta`` the mean of every ``TTA_SCALES`` reading and its mirror,
+        each brought back to the trained size."""
+        if not self.tta:
+            return self._read(rgb, self.input_size, mirrored=False)
+        maps = [_resized(self._read(rgb, size, mirrored=True), self.input_size) for size in self.tta_sizes()]
+        return np.mean(maps, axis=0, dtype=np.float32)
 
     @classmethod
     def download_models(cls, *args, **kwargs) -> str:
@@ -86,6 +146,22 @@ class GarmentSession(SegmentationSession):
     @classmethod
     def name(cls, *args, **kwargs) -> str:
         return "garment-u2netp"
+
+
+def _fix_size(opts: ort.SessionOptions, size: tuple[int, int]) -> ort.SessionOptions:
+    """Fix the export's free input dimensions at ``size``: a session planned for one size runs as fast as a graph
+    exported at it (a free-size session is ~12% slower on CPUs)."""
+    for dim, value in zip(FREE_DIMS, size):
+        opts.add_free_dimension_override_by_name(dim, value)
+    return opts
+
+
+def _resized(probs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Each channel of a (C, h, w) map resized (bilinear) to ``size`` (height, width)."""
+    if probs.shape[1:] == size:
+        return probs
+    return np.stack([np.asarray(Image.fromarray(c).resize((size[1], size[0]), Image.Resampling.BILINEAR))
+                     for c in probs])
 
 
 class PersonSession(SegmentationSession, U2netpSession):
@@ -111,9 +187,9 @@ class PersonSession(SegmentationSession, U2netpSession):
 SESSIONS: dict[str, type[SegmentationSession]] = {"garment": GarmentSession, "u2netp": PersonSession}
 
 
-def new_segmentation_session(name: str, flip_average: bool | None = None) -> SegmentationSession:
+def new_segmentation_session(name: str, tta: bool | None = None) -> SegmentationSession:
     """Build the named session (``garment`` or ``u2netp``) with onnxruntime's threads from ``ORT_THREADS``;
-    ``flip_average`` None follows ``SEGMENTATION_FLIP_AVERAGE`` (garment model only)."""
+    ``tta`` None follows ``SEGMENTATION_TTA`` (garment model only)."""
     if name not in SESSIONS:
         raise ValueError(f"Unknown SEGMENTATION_MODEL {name!r}; choose one of {', '.join(SESSIONS)}.")
     opts = ort.SessionOptions()
@@ -122,24 +198,27 @@ def new_segmentation_session(name: str, flip_average: bool | None = None) -> Seg
         opts.intra_op_num_threads = threads
     cls = SESSIONS[name]
     session = cls(cls.name(), opts)
-    if flip_average is None:
-        flip_average = flip_average_wanted(session.inner_session.get_providers())
-    session.flip_average = name == "garment" and flip_average
+    if tta is None:
+        tta = tta_wanted(session.inner_session.get_providers())
+    session.tta = name == "garment" and tta
+    if session.tta:  # open every reading's session now: a model exported at one size fails at load, not in a request
+        for size in session.tta_sizes():
+            session.session_at(size)
     return session
 
 
-#: onnxruntime providers on which the garment model's second pass costs milliseconds, not a third of a request.
+#: onnxruntime providers on which the garment model's extra passes cost milliseconds, not most of a request.
 GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider", "ROCMExecutionProvider")
 
 
-def flip_average_wanted(providers: list[str]) -> bool:
-    """``SEGMENTATION_FLIP_AVERAGE``: ``1``/``0`` force it; ``auto`` (default) averages over the mirror image
-    when the model runs on a GPU and not on CPUs, where the second pass would break remove_bg's latency budget."""
-    raw = os.environ.get("SEGMENTATION_FLIP_AVERAGE", "").strip().lower()
+def tta_wanted(providers: list[str]) -> bool:
+    """``SEGMENTATION_TTA``: ``1``/``0`` force it; ``auto`` (default) averages augmented readings when the model
+    runs on a GPU and not on CPUs, where three more passes would break remove_bg's latency budget."""
+    raw = os.environ.get("SEGMENTATION_TTA", "").strip().lower()
     if raw in ("", "auto"):
         return bool(providers) and providers[0] in GPU_PROVIDERS
-    if env_flag("SEGMENTATION_FLIP_AVERAGE"):
+    if env_flag("SEGMENTATION_TTA"):
         return True
     if raw in {"0", "false", "no", "off"}:
         return False
-    raise ValueError(f"SEGMENTATION_FLIP_AVERAGE must be auto, 1 or 0, not {raw!r}.")
+    raise ValueError(f"SEGMENTATION_TTA must be auto, 1 or 0, not {raw!r}.")

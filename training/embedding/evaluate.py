@@ -18,7 +18,7 @@ candidate weights of the embedded model side by side (``--weights``: the photos 
   photo) → MRR on background-removed photos for each --keep mode, and on the original photos;
 - text encoding latency p50 (single query).
 Photos go through the index builder's path (``embedding_view``: remove_bg's cut-out cropped to the garment, the garment
-maps averaged over the mirror image as every index build does: ``INDEX_FLIP_AVERAGE``).
+maps test-time augmented as every index build does: ``INDEX_TTA``).
 """
 
 from __future__ import annotations

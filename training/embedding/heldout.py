@@ -14,7 +14,7 @@ Four held-out measures, never trained on:
   serves — photos of outfits, cut out by our masks — and the one closest to the catalogue; added in stop 10 so
   that choices between candidates rest on more judgements (stop 9's were within the noise of three).
 Photos go through the index builder's path (``embedding_view``, remove_bg's cut-out cropped to the garment, maps
-mirror-averaged: ``INDEX_FLIP_AVERAGE``).
+test-time-augmented: ``INDEX_TTA``).
 
 ``pack`` stores every view already resized as the embedder's preprocessing resizes it (longest side to the model's
 input, black padding; JPEG) and the frozen text transformer's pooled output for every query, so ``rank`` needs
@@ -53,7 +53,7 @@ def content_key(image: Image.Image) -> bytes:
 class MemoisedSegmenter:
     """A segmentation session that runs its model once per photo: the evaluations cut each photo out several
     ways (``product`` and ``garments``; clothing-small as views and as training-style crops), and the model call
-    — two with mirror averaging — is what costs. The same maps come back, so every number is unchanged."""
+    — four with test-time augmentation — is what costs. The same maps come back, so every number is unchanged."""
 
     def __init__(self, session) -> None:
         self.session = session
@@ -65,16 +65,16 @@ class MemoisedSegmenter:
             self._maps[key] = self.session.probabilities(rgb)
         return self._maps[key].copy()
 
-    def __getattr__(self, name: str):  # groups, identity, flip_average: the session's own
+    def __getattr__(self, name: str):  # groups, identity, tta: the session's own
         return getattr(self.session, name)
 
 
 def index_segmenter() -> MemoisedSegmenter:
-    """The garment segmenter as the index builder cuts photos out (``INDEX_FLIP_AVERAGE``), memoised: what every
+    """The garment segmenter as the index builder cuts photos out (``INDEX_TTA``), memoised: what every
     evaluation of search quality cuts its photos with."""
-    from garment_search.segmentation import INDEX_FLIP_AVERAGE, load_segmenter
+    from garment_search.segmentation import INDEX_TTA, load_segmenter
 
-    return MemoisedSegmenter(load_segmenter(flip_average=INDEX_FLIP_AVERAGE))
+    return MemoisedSegmenter(load_segmenter(tta=INDEX_TTA))
 
 
 def views_by_mode(images: list, modes: list[str], segmenter) -> dict[str, list[tuple[Image.Image, bool]]]:

@@ -46,10 +46,10 @@ def build_crops(args) -> Crops:
     path = args.run / "crops.npz"
     if path.exists():
         return Crops.load(path)
-    from garment_search.segmentation import INDEX_FLIP_AVERAGE, load_segmenter
+    from garment_search.segmentation import INDEX_TTA, load_segmenter
     from training.segmentation.data import TRAIN_IDS
 
-    segmenter = load_segmenter("garment", INDEX_FLIP_AVERAGE)  # cut out as the index builder cuts the catalogue
+    segmenter = load_segmenter("garment", INDEX_TTA)  # cut out as the index builder cuts the catalogue
     crops = ccp_crops(args.datasets / "ccp", TRAIN_IDS) + clothing_crops(args.datasets / "clothing-small" / "train",
                                                                          segmenter)
     crops.save(path)

@@ -4,8 +4,12 @@
     python -m training.segmentation.export --init models/garment_u2netp.onnx --group-head training/runs/head/head.pt \
         --out models/garment_u2netp.onnx
 
-The second form adds a trained group head (training/segmentation/group_head.py) to an exported model's body.
-The input size is fixed in the graph (1×3×H×W); ``GarmentSession`` reads it from there.
+The second form adds a trained group head (training/segmentation/group_head.py) to an exported model's body
+(``--init`` alone re-exports a model, e.g. one exported before the input size became free).
+The graph takes any input size (1×3×H×W, H and W free) so that ``GarmentSession`` can also ask it at a larger scale
+(test-time augmentation); the size it was trained at is stored in the file's metadata (``SIZE_METADATA``), and
+``GarmentSession`` fixes it for its plain pass (an onnxruntime free-dimension override: the
+same speed as a fixed graph).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 import torch
 
 from garment_search.segmentation.groups import CLASS_NAMES
+from garment_search.segmentation.sessions import FREE_DIMS, SIZE_METADATA, TTA_SCALES
 from training.segmentation.group_head import GroupedGarmentModel, GroupHead, load_body
 from training.segmentation.u2netp import U2NetP
 
@@ -45,16 +50,31 @@ def load_model(weights: Path | None, init: str | None, group_head: Path | None) 
     return GroupedGarmentModel(net, head).eval()
 
 
-def export(model: torch.nn.Module, out: Path, height: int, width: int) -> None:
-    dummy = torch.rand(1, 3, height, width)
-    torch.onnx.export(model, (dummy,), str(out), input_names=["input"], output_names=["probabilities"],
-                      opset_version=17, dynamo=False)
+def export(model: torch.nn.Module, out: Path, height: int, width: int, free_size: bool = True) -> None:
+    """Write ``model`` read at ``height``×``width``, checked against PyTorch. With ``free_size`` the spatial
+    dimensions are free, the size is recorded as metadata and the check runs at every ``TTA_SCALES`` size; a
+    grouped model's head pools by factors fixed when it is traced, so it is exported at its one size (and served
+    without test-time augmentation)."""
+    import onnx
     import onnxruntime as ort
 
-    ref = model(dummy).detach().numpy()
-    got = ort.InferenceSession(str(out)).run(None, {"input": dummy.numpy()})[0]
-    assert np.abs(ref - got).max() < 1e-4, "ONNX export differs from the PyTorch model"
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB), input 1x3x{height}x{width}")
+    dummy = torch.rand(1, 3, height, width)
+    free = dict(zip((2, 3), FREE_DIMS)) if free_size else {}
+    torch.onnx.export(model, (dummy,), str(out), input_names=["input"], output_names=["probabilities"],
+                      opset_version=17, dynamo=False, dynamic_axes={"input": free, "probabilities": free})
+    if free_size:
+        graph = onnx.load(str(out))
+        onnx.helper.set_model_props(graph, dict(zip(SIZE_METADATA, (str(height), str(width)))))
+        onnx.save(graph, str(out))
+    session = ort.InferenceSession(str(out))
+    for scale in TTA_SCALES if free_size else (1.0,):
+        x = torch.rand(1, 3, round(height * scale), round(width * scale))
+        with torch.no_grad():
+            ref = model(x).numpy()
+        got = session.run(None, {"input": x.numpy()})[0]
+        assert np.abs(ref - got).max() < 1e-4, f"ONNX export differs from the PyTorch model at {tuple(x.shape)}"
+    sizes = "any size accepted" if free_size else "that size only"
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB), read at 1x3x{height}x{width}, {sizes}")
 
 
 def main() -> None:
@@ -66,7 +86,8 @@ def main() -> None:
     ap.add_argument("--height", type=int, default=320)
     ap.add_argument("--width", type=int, default=240)
     args = ap.parse_args()
-    export(load_model(args.weights, args.init, args.group_head), args.out, args.height, args.width)
+    export(load_model(args.weights, args.init, args.group_head), args.out, args.height, args.width,
+           free_size=args.group_head is None)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,115 @@
+"""SEGMENTATION_TTA: the garment model also reads the photo mirrored and at 1.2× (``TTA_SCALES``), maps averaged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from garment_search.config import MODELS_DIR
+
+pytest.importorskip("onnxruntime")
+if not (MODELS_DIR / "garment_u2netp.onnx").exists():
+    pytest.skip("garment model not present", allow_module_level=True)
+
+import onnxruntime as ort  # noqa: E402
+
+from garment_search.segmentation.sessions import TTA_SCALES, _normalise, new_segmentation_session  # noqa: E402
+
+MODEL = MODELS_DIR / "garment_u2netp.onnx"
+
+
+def _photo() -> Image.Image:
+    g = np.random.default_rng(3)
+    arr = np.zeros((200, 150, 3), np.uint8)
+    arr[40:160, 30:100] = (200, 40, 60)  # an off-centre block: the photo is not its own mirror image
+    return Image.fromarray(np.clip(arr + g.integers(0, 30, arr.shape), 0, 255).astype(np.uint8))
+
+
+def _reading(photo: Image.Image, height: int, width: int) -> np.ndarray:
+    """The model's maps for ``photo`` at height×width, straight from onnxruntime."""
+    session = ort.InferenceSession(str(MODEL))
+    return session.run(None, {"input": _normalise(photo, (width, height))})[0][0]
+
+
+def test_the_shipped_model_takes_any_size_and_records_the_one_it_was_trained_at():
+    session = ort.InferenceSession(str(MODEL))
+    assert [isinstance(d, int) for d in session.get_inputs()[0].shape] == [True, True, False, False]
+    meta = session.get_modelmeta().custom_metadata_map
+    assert (meta["input_height"], meta["input_width"]) == ("320", "240")
+    plain = new_segmentation_session("garment", tta=False)
+    assert plain.input_size == (320, 240)
+    assert plain.inner_session.get_inputs()[0].shape == [1, 3, 320, 240]  # the plain pass runs at a fixed size
+
+
+def test_tta_is_off_unless_asked_and_named_in_the_identity(monkeypatch):
+    monkeypatch.delenv("SEGMENTATION_TTA", raising=False)
+    plain = new_segmentation_session("garment")
+    monkeypatch.setenv("SEGMENTATION_TTA", "1")
+    tta = new_segmentation_session("garment")
+    assert not plain.tta and tta.tta
+    assert tta.identity == plain.identity + "+tta"  # an index records which way its photos were cut out
+    assert not new_segmentation_session("u2netp").tta  # the person baseline is left as rembg has it
+
+
+def test_tta_maps_are_the_mean_of_each_scale_and_its_mirror_at_the_trained_size():
+    plain = new_segmentation_session("garment", tta=False)
+    tta = new_segmentation_session("garment", tta=True)
+    photo = _photo()
+    mirrored = photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    assert TTA_SCALES[0] == 1.0 and len(TTA_SCALES) > 1
+    expected = []
+    for scale in TTA_SCALES:
+        h, w = round(320 * scale), round(240 * scale)
+        both = (_reading(photo, h, w) + _reading(mirrored, h, w)[..., ::-1]) / 2
+        expected.append(np.stack([np.asarray(Image.fromarray(c).resize((240, 320), Image.Resampling.BILINEAR))
+                                  for c in both]))
+    expected = np.mean(expected, axis=0)
+    got = tta.probabilities(photo)
+    assert got.shape == (4, 320, 240) and np.abs(got - expected).max() < 1e-5
+    assert np.allclose(got.sum(axis=0), 1, atol=1e-4)  # still a distribution over background and the groups
+    assert np.abs(plain.probabilities(photo) - _reading(photo, 320, 240)).max() < 1e-6  # plain: one reading
+    # the averaged maps of the mirror image are the mirror of the photo's, unlike the model's alone
+    assert np.abs(tta.probabilities(mirrored)[..., ::-1] - got).max() < 1e-5
+    assert np.abs(plain.probabilities(mirrored)[..., ::-1] - plain.probabilities(photo)).max() > 0.05
+
+
+def test_a_model_exported_at_one_size_only_refuses_tta_at_load(tmp_path, monkeypatch):
+    onnx = pytest.importorskip("onnx")
+    graph = onnx.load(str(MODEL))
+    for value in (*graph.graph.input, *graph.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        dims[2].dim_value, dims[3].dim_value = 320, 240
+    del graph.metadata_props[:]
+    fixed = tmp_path / "fixed.onnx"
+    onnx.save(graph, str(fixed))
+    monkeypatch.setenv("GARMENT_MODEL_PATH", str(fixed))
+    session = new_segmentation_session("garment", tta=False)  # still served as before, at its one size
+    assert session.input_size == (320, 240) and session.probabilities(_photo()).shape == (4, 320, 240)
+    with pytest.raises(ValueError, match="re-export it"):
+        new_segmentation_session("garment", tta=True)
+
+
+@pytest.mark.parametrize("setting,providers,wanted", [
+    (None, ["CPUExecutionProvider"], False),  # default: CPUs keep remove_bg's latency budget
+    ("auto", ["CUDAExecutionProvider", "CPUExecutionProvider"], True),  # a GPU pays milliseconds for it
+    (None, ["ROCMExecutionProvider", "CPUExecutionProvider"], True),
+    ("1", ["CPUExecutionProvider"], True),
+    ("off", ["CUDAExecutionProvider", "CPUExecutionProvider"], False),
+])
+def test_tta_default_follows_the_hardware(monkeypatch, setting, providers, wanted):
+    from garment_search.segmentation.sessions import tta_wanted
+
+    if setting is None:
+        monkeypatch.delenv("SEGMENTATION_TTA", raising=False)
+    else:
+        monkeypatch.setenv("SEGMENTATION_TTA", setting)
+    assert tta_wanted(providers) is wanted
+
+
+def test_a_misspelt_tta_setting_is_refused(monkeypatch):
+    from garment_search.segmentation.sessions import tta_wanted
+
+    monkeypatch.setenv("SEGMENTATION_TTA", "sometimes")
+    with pytest.raises(ValueError, match="auto, 1 or 0"):
+        tta_wanted(["CPUExecutionProvider"])
