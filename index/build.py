@@ -6,9 +6,9 @@
 Each photo is decoded, background-removed with remove_bg's segmentation (same ``keep`` default; the garment
 maps averaged over test-time augmented readings — mirrored, and at 1.2× — which remove_bg does only on a GPU: a
 build is offline, so it takes the better masks at ~3× the segmentation time — ``--no-tta`` to match a CPU
-remove_bg), cropped to the
-garment and embedded in batches. A photo that cannot be decoded is reported and skipped; a photo with no
-garment is embedded whole and flagged. Re-running skips photos already embedded with the same models.
+remove_bg), cropped to the garment and embedded in batches. A photo that cannot be decoded is reported and
+skipped; a photo with no garment is embedded whole and flagged. Re-running skips photos already embedded with
+the same models.
 --shard I/N (default: Cloud Run Jobs' CLOUD_RUN_TASK_INDEX/CLOUD_RUN_TASK_COUNT) builds the I-th of N
 disjoint parts; join them with ``python -m index.merge``.
 """
