@@ -250,8 +250,8 @@ def pack(args) -> None:
     queries = heldout.queries()
     cache = PooledTextCache(args.out / "pooled_queries.pt")
     encode_captions(build_model(None, text_weights=True), queries, cache)
-    print(f"packed {len(heldout.class_views.kinds)} + {len(heldout.ccp.kinds)} + {len(heldout.clothing.kinds)} "
-          f"views and {len(queries)} queries in {args.out}")
+    views = " + ".join(str(len(getattr(heldout, part).kinds)) for part in Heldout.PARTS)
+    print(f"packed {views} views and {len(queries)} queries in {args.out}")
 
 
 def measure_runs(pack_dir: Path, weights: list[str]) -> tuple[Heldout, dict[str, dict[str, float]],
