@@ -44,8 +44,9 @@ KEEP_CHOICES: tuple[str, ...] = ("product", "garments", *GARMENT_GROUPS)
 DEFAULT_KEEP = "product"
 
 
-def ccp_label_to_class(label_names: dict[str, str]) -> list[int]:
-    """Lookup table from CCP label id to garment class id (background for every unlisted label)."""
+def ccp_label_to_class(label_names: dict[int, str] | dict[str, str]) -> list[int]:
+    """Lookup table from CCP label id (an int or its string, as in ``label_names.json``) to garment class id
+    (background for every unlisted label)."""
     by_name = {name: cls for cls, names in CCP_GROUP_LABELS.items() for name in names}
     size = max(int(k) for k in label_names) + 1
     table = [BACKGROUND] * size

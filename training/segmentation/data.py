@@ -58,8 +58,7 @@ def ccp_label_ids(root: Path, names: tuple[str, ...]) -> list[int]:
 
 def ccp_class_table(root: Path) -> np.ndarray:
     """CCP label id → garment class id."""
-    names = json.loads((root / "label_names.json").read_text())
-    return np.array(ccp_label_to_class(names), dtype=np.uint8)
+    return np.array(ccp_label_to_class(ccp_label_names(root)), dtype=np.uint8)
 
 
 def ccp_garment_ids(root: Path) -> list[int]:
