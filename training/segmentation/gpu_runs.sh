@@ -4,8 +4,12 @@
 # last epoch's checkpoint.pt — export.py reads either) and log land in $OUT/<recipe>/ for export and evaluation.
 #
 #   EPOCHS=55 LIMIT=500 OUT=/tmp/out training/segmentation/gpu_runs.sh continued scratch-weighted
+#   EPOCHS=80 MINUTES=6 LIMIT=480 OUT=/tmp/out training/segmentation/gpu_runs.sh continued.384x288 continued
 #
-# Recipes are data: the name picks the starting weights, learning rates and class weights below. INIT is the
+# Recipes are data: the name picks the starting weights, learning rates and class weights below; a suffix
+# .HEIGHTxWIDTH trains at that input size instead of the serving one (the export records it, and serving reads
+# photos at the size the model was trained at). MINUTES (optional) fits each run's epochs into that many minutes
+# of training (--max-minutes), so runs of different sizes all finish their schedule inside LIMIT. INIT is the
 # garment model the "continued" recipes start from: the shipped one (v6 was v3 continued; v3 is restored by
 # `git show 9e70a5b:models/garment_u2netp.onnx > /tmp/v3.onnx`).
 # On a lease (64 MiB travel): CCP=.devdata/ccp from `python -m training.segmentation.shrink_ccp`, and
@@ -16,6 +20,7 @@ U2NETP=${U2NETP:-models/.cache/u2netp.onnx}
 INIT=${INIT:-models/garment_u2netp.onnx}
 EPOCHS=${EPOCHS:-55}
 LIMIT=${LIMIT:-500}        # seconds each run may take, loading included
+MINUTES=${MINUTES:-}       # fit each run's epochs into this many minutes of training (empty: run EPOCHS)
 WORKERS=${WORKERS:-4}      # loader processes per run (3 runs x 4 + 3 on a 16-core machine)
 OUT=${OUT:?set OUT to the folder that receives the weights}
 PY=${PYTHON:-python3}
@@ -35,12 +40,14 @@ recipe() {
 }
 
 train() {
-    local name=$1 extra
-    extra=$(recipe "$name") || return 1
+    local name=$1 extra size=320x240
+    case $name in *.*x*) size=${name##*.} ;; esac
+    extra=$(recipe "${name%.*x*}") || return 1
+    [ -n "$MINUTES" ] && extra="$extra --max-minutes $MINUTES"
     mkdir -p "$OUT/$name"
     # shellcheck disable=SC2086  # the recipe's words are separate arguments
     timeout "$LIMIT" "$PY" -m training.segmentation.train --run "/tmp/runs/$name" --ccp "$CCP" --u2netp "$U2NETP" \
-        --cache-height 480 --height 320 --width 240 --batch 16 --train-stage1 --workers "$WORKERS" \
+        --cache-height 480 --height "${size%x*}" --width "${size#*x}" --batch 16 --train-stage1 --workers "$WORKERS" \
         --epochs "$EPOCHS" --save-every 100000 --negative-share 0.15 --threads 2 --val-every 10 $extra \
         >"$OUT/$name/log.txt" 2>&1
     local rc=$?
