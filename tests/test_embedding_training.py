@@ -145,6 +145,56 @@ def test_ccp_photos_stand_for_their_dominant_garment(tmp_path):
     assert views.images[0].shape == (60, 40, 3)  # the whole photo, as the index would embed it uncut
 
 
+class _ColourGroupSession:
+    """A stand-in garment model that sees groups by colour: red is upper, blue lower, green one-piece."""
+
+    groups = ("upper", "lower", "one-piece")
+
+    def probabilities(self, rgb):
+        a = np.asarray(rgb).astype(int)
+        r, g, b = a[..., 0], a[..., 1], a[..., 2]
+        group = np.select([(r > 150) & (b < 100), (b > 150) & (r < 100), (g > 100) & (r < 100) & (b < 100)],
+                          [1, 2, 3], 0)
+        return np.stack([(group == c).astype(np.float32) for c in range(4)])
+
+
+def test_ccp_product_views_are_the_index_cut_out_captioned_by_the_garment_it_keeps(tmp_path):
+    from PIL import Image
+
+    from training.embedding.captions import COLOUR_NAMES
+    from training.embedding.data import CROP, ccp_product_views
+
+    _tiny_ccp(tmp_path)
+    # 0603: the model cuts out a blue region whose labels are mostly skin: no caption describes it, so it is skipped
+    rgb, lab = np.full((60, 40, 3), 245, np.uint8), np.zeros((60, 40), np.uint8)
+    rgb[10:50, 5:35], lab[10:50, 5:35], lab[10:22, 5:35] = (40, 84, 182), 4, 2
+    Image.fromarray(rgb).save(tmp_path / "images" / "0603.jpg", quality=98)
+    Image.fromarray(lab).save(tmp_path / "labels" / "0603.png")
+
+    views = ccp_product_views(tmp_path, range(601, 604), _ColourGroupSession())
+    assert views.kinds == ["skirt", "dress"]  # 0601 keeps the product (the larger skirt, not the top); 0603 dropped
+    assert [COLOUR_NAMES[c] for c in views.colours] == ["blue", "green"]
+    assert views.images.shape == (2, CROP, CROP, 3)
+    skirt = views.images[0]
+    red = (skirt[..., 0] > 150) & (skirt[..., 2] < 100)
+    assert not red.any() and (skirt[..., 2] > 150).mean() > 0.3  # the top is blacked out, the skirt fills the crop
+
+
+def test_run_crops_are_the_label_crops_then_the_product_views(tmp_path):
+    from training.embedding.data import run_crops
+    from training.embedding.train import measured_surfaces
+
+    red, blue = np.full((8, 8, 3), (200, 30, 40), np.uint8), np.full((8, 8, 3), (40, 84, 182), np.uint8)
+    Crops(np.stack([red, red]), np.array([0, 0]), ["top", "top"]).save(tmp_path / "crops.npz")
+    assert run_crops(tmp_path).kinds == ["top", "top"]
+    surfaces = measured_surfaces(run_crops(tmp_path), tmp_path / "surfaces.npz")
+    Crops(np.stack([blue]), np.array([1]), ["skirt"]).save(tmp_path / "product_views.npz")
+    crops = run_crops(tmp_path)
+    assert crops.kinds == ["top", "top", "skirt"] and np.array_equal(crops.images[2], blue)
+    # the surface cache measured before the views were added is measured again, not reused short
+    assert len(surfaces) == 2 and len(measured_surfaces(crops, tmp_path / "surfaces.npz")) == 3
+
+
 def test_held_out_pack_has_four_sets_and_refuses_an_old_one(tmp_path):
     from training.embedding.heldout import MEASURES, Heldout
 

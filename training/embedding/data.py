@@ -3,7 +3,9 @@
 CCP: every garment label region large enough, its own pixels kept and everything else black — exactly what
 remove_bg answers — cropped to its box. clothing-small: photos of garments on floors, beds and hangers, cut out
 with our garment segmentation when it finds the garment (else kept whole) and cropped the same way.
-The crops are cached in one .npz so a resumed run does not redo them.
+Optionally (``ccp_product_views``) the CCP photos once more, cut out by our segmentation exactly as the index cuts
+the catalogue: outfits seen through our own masks, which is what search serves, rather than clean label regions.
+The crops are cached in .npz files in the run folder so a resumed run does not redo them (``run_crops``).
 """
 
 from __future__ import annotations
@@ -17,13 +19,17 @@ from PIL import Image
 from tqdm import tqdm
 
 from garment_search.images import load_image_file
-from garment_search.segmentation import garment_mask
+from garment_search.segmentation import cut_out, garment_mask
 from garment_search.segmentation.masks import crop_to_mask
 from training.embedding.captions import NOUNS, name_colour
-from training.segmentation.data import ccp_garment_ids, ccp_label_names
+from training.segmentation.data import ccp_files, ccp_garment_ids, ccp_label_names
 
 CROP = 144  # stored square size; training crops 128 out of it
 MIN_REGION = 0.015  # CCP regions smaller than this share of the photo are skipped
+#: A product view is kept for training only when one labelled garment makes up at least this share of the kept
+#: pixels: below it the cut-out shows a mix (or the wrong family), and no one caption describes it.
+MIN_VIEW_PURITY = 0.5
+CROPS_FILE, PRODUCT_VIEWS_FILE = "crops.npz", "product_views.npz"
 
 
 @dataclass
@@ -92,6 +98,38 @@ def ccp_crops(root: Path, ids: range) -> Crops:
             colours.append(name_colour(rgb[mask]))
             kinds.append(names[int(label)])
     return Crops(np.stack(images), np.array(colours), kinds)
+
+
+def ccp_product_views(root: Path, ids: range, segmenter) -> Crops:
+    """CCP photos cut out as the index builder cuts the catalogue (``keep=product``, cropped to the kept
+    garment), each captioned by the labelled garment the cut-out keeps most of, its colour measured on that
+    garment's kept pixels. Photos where our segmentation finds no garment, or where that garment is under
+    ``MIN_VIEW_PURITY`` of the kept pixels, are skipped."""
+    names, garments = ccp_label_names(root), ccp_garment_ids(root)
+    images, colours, kinds = [], [], []
+    for img_path, lab_path in tqdm(ccp_files(root, ids), desc="CCP product views"):
+        image = load_image_file(img_path)
+        labels = np.asarray(Image.open(lab_path))
+        cutout = cut_out(image, segmenter, "product")
+        if not cutout.has_garment or labels.shape != cutout.mask.shape:
+            continue
+        kept = labels[cutout.mask]
+        areas = {i: int((kept == i).sum()) for i in garments}
+        main = max(areas, key=areas.get)
+        if areas[main] < MIN_VIEW_PURITY * len(kept):
+            continue
+        images.append(square(cutout.garment_crop()))
+        colours.append(name_colour(np.asarray(image.rgb)[cutout.mask & (labels == main)]))
+        kinds.append(names[main])
+    return Crops(np.stack(images), np.array(colours), kinds)
+
+
+def run_crops(run: Path) -> Crops:
+    """A run's training crops: ``crops.npz`` (label crops and clothing-small), then ``product_views.npz`` when the
+    run has one — the one place that says what a run trains on (training, and the lease's pack)."""
+    crops = Crops.load(run / CROPS_FILE)
+    views = run / PRODUCT_VIEWS_FILE
+    return crops + Crops.load(views) if views.exists() else crops
 
 
 def clothing_crops(root: Path, segmenter) -> Crops:

@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 
 from garment_search.embedding import EMBEDDED_MEMBER, pypi_text_tower, resolve_pypi_path
-from training.embedding.data import Crops
+from training.embedding.data import run_crops
 from training.embedding.train import (PooledTextCache, build_model, caption_table, crop_attributes,
                                       encode_captions, measured_surfaces)
 
@@ -36,7 +36,7 @@ def main() -> None:
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    crops = Crops.load(args.run / "crops.npz")
+    crops = run_crops(args.run)  # a run's product views (--ccp-product-views) travel merged into crops.npz
     surfaces = measured_surfaces(crops, args.run / "surfaces.npz")
     shutil.copy(args.run / "surfaces.npz", args.out / "surfaces.npz")
     crops.save(args.out / "crops.npz", jpeg_quality=args.jpeg_quality)

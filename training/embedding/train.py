@@ -33,7 +33,8 @@ from garment_search.embedding.int8_weights import quantise
 from training.checkpoint import Checkpoint, optimiser_step
 from training.schedule import WarmupCosine
 from training.embedding.captions import NOUNS, PATTERNS, TONE_MEMBER, UNSURE, Attributes, Mentions, captions_for
-from training.embedding.data import Crops, ccp_crops, clothing_crops
+from training.embedding.data import (CROPS_FILE, PRODUCT_VIEWS_FILE, Crops, ccp_crops, ccp_product_views,
+                                     clothing_crops, run_crops)
 from training.embedding.patterns import measure_surface
 
 MEAN = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(1, 3, 1, 1)
@@ -43,24 +44,30 @@ _TONE_MEMBER = torch.tensor(TONE_MEMBER)  # tones × colours, built once rather 
 
 
 def build_crops(args) -> Crops:
-    path = args.run / "crops.npz"
-    if path.exists():
-        return Crops.load(path)
-    from garment_search.segmentation import INDEX_TTA, load_segmenter
-    from training.segmentation.data import TRAIN_IDS
+    """The run's crops (``run_crops``), each cache built once: label crops and clothing-small cut-outs, and with
+    ``--ccp-product-views`` the CCP training photos cut out as the index does."""
+    path, views = args.run / CROPS_FILE, args.run / PRODUCT_VIEWS_FILE
+    if not path.exists() or (args.ccp_product_views and not views.exists()):
+        from garment_search.segmentation import INDEX_TTA, load_segmenter
+        from training.segmentation.data import TRAIN_IDS
 
-    segmenter = load_segmenter("garment", INDEX_TTA)  # cut out as the index builder cuts the catalogue
-    crops = ccp_crops(args.datasets / "ccp", TRAIN_IDS) + clothing_crops(args.datasets / "clothing-small" / "train",
-                                                                         segmenter)
-    crops.save(path)
-    return crops
+        segmenter = load_segmenter("garment", INDEX_TTA)  # cut out as the index builder cuts the catalogue
+        if not path.exists():
+            crops = ccp_crops(args.datasets / "ccp", TRAIN_IDS) + clothing_crops(
+                args.datasets / "clothing-small" / "train", segmenter)
+            crops.save(path)
+        if args.ccp_product_views and not views.exists():
+            ccp_product_views(args.datasets / "ccp", TRAIN_IDS, segmenter).save(views)
+    return run_crops(args.run)
 
 
 def measured_surfaces(crops: Crops, cache: Path) -> np.ndarray:
     """N×2 (pattern, second colour) measured on each crop (training/embedding/patterns.py), cached next to the
     crops: measured once on the lossless crops, then reused wherever the run's caches travel."""
     if cache.exists():
-        return np.load(cache)["surfaces"]
+        surfaces = np.load(cache)["surfaces"]
+        if len(surfaces) == len(crops.kinds):  # else crops were added to the run (product views): measure again
+            return surfaces
     surfaces = np.array([(s.pattern, s.second_colour) for s in map(measure_surface, crops.images)],
                         np.int64).reshape(-1, 2)
     np.savez(cache, surfaces=surfaces)
@@ -253,6 +260,9 @@ def main() -> None:
                     "starts afresh")
     ap.add_argument("--int8", action="store_true", help="write the weights with int8 matrices (half the size)")
     ap.add_argument("--limit", type=int, help="train on this many crops, spread over the set (a dry run)")
+    ap.add_argument("--ccp-product-views", action="store_true",
+                    help="also train on the CCP training photos cut out as the index cuts the catalogue, "
+                    "captioned by the labelled garment they keep (training/embedding/data.py)")
     ap.add_argument("--prepare-only", action="store_true",
                     help="build the crop, surface and caption caches and stop")
     args = ap.parse_args()
