@@ -5,6 +5,7 @@
 # the ranking. A run is named by its recipe, optionally with ".SEED" (two seeds of one recipe side by side).
 #
 #   MINUTES=5 OUT=/tmp/out training/embedding/gpu_runs.sh plain plain-seed2 finetune patterns-short.4321
+#   COMBO=3 PACK=.devdata/emb12 MINUTES=3 OUT=/tmp/out training/embedding/gpu_runs.sh plain-short.1 plain-short.2 …
 #
 # Here first: PACK from `python -m training.embedding.pack_lease` (crops, surfaces, pooled captions, the text
 # tower's config) and HELDOUT from `python -m training.embedding.heldout pack`; carry .devdata/emb,
@@ -22,6 +23,7 @@ INIT=${INIT:-$PACK/member0.pt}  # finetune's start: `python -m training.embeddin
 # travel next to a pack (move it out of the tree for the lease call; the proxy numbers in docs/benchmarks.md stand in).
 BASELINE=garment-minilm-resnet18x3=models/garment_minilm_resnet18x3.pt
 [ -f "${BASELINE#*=}" ] || BASELINE=
+COMBO=${COMBO:-}           # bring back the members of the best COMBO-member ensemble (heldout combos) instead
 EXTRA=${EXTRA:-}           # appended to every run's arguments (e.g. "--limit 64 --epochs 2" for a dry run)
 OUT=${OUT:?set OUT to the folder that receives the weights}
 PY=${PYTHON:-python3}
@@ -63,13 +65,21 @@ for name in "$@"; do train "$name" & done
 wait
 for name in "$@"; do echo "== $name"; grep -v -i warn "/tmp/runs/$name/log.txt" | tail -n 4; done >"$OUT/logs.txt"
 cat "$OUT/logs.txt"
-weights=(/tmp/runs/*/model.pt)
-"$PY" -m training.embedding.heldout rank --pack "$HELDOUT" --json "$OUT/rank.json" \
-    --weights ${BASELINE:+"$BASELINE"} "${weights[@]}" 2>&1 | grep '^{'
-# The best BRING runs by the mean of the four held-out measures (the shipped weights are the baseline row).
-"$PY" -c "import json, sys, statistics as s; r = json.load(open(sys.argv[1])); r.pop(sys.argv[3], None)
-print('\n'.join(sorted(r, key=lambda w: -s.mean(r[w].values()))[:int(sys.argv[2])]))" "$OUT/rank.json" "$BRING" "$BASELINE" |
-while read -r best; do
+weights=()
+for name in "$@"; do [ -f "/tmp/runs/$name/model.pt" ] && weights+=("/tmp/runs/$name/model.pt"); done
+if [ -n "$COMBO" ]; then
+    # Every COMBO-member ensemble of the runs, measured on the pack as served; the best one's members come back.
+    "$PY" -m training.embedding.heldout combos --pack "$HELDOUT" --members "$COMBO" --top 5 --json "$OUT/combos.json" \
+        --weights "${weights[@]}" 2>&1 | grep '^{' | tee "$OUT/combos.txt"
+    picks=$("$PY" -c "import json, sys; print('\n'.join(json.load(open(sys.argv[1]))[0]['members']))" "$OUT/combos.json")
+else
+    "$PY" -m training.embedding.heldout rank --pack "$HELDOUT" --json "$OUT/rank.json" \
+        --weights ${BASELINE:+"$BASELINE"} "${weights[@]}" 2>&1 | grep '^{'
+    # The best BRING runs by the mean of the four held-out measures (the shipped weights are the baseline row).
+    picks=$("$PY" -c "import json, sys, statistics as s; r = json.load(open(sys.argv[1])); r.pop(sys.argv[3], None)
+print('\n'.join(sorted(r, key=lambda w: -s.mean(r[w].values()))[:int(sys.argv[2])]))" "$OUT/rank.json" "$BRING" "$BASELINE")
+fi
+echo "$picks" | while read -r best; do
     name=$(basename "$(dirname "$best")")
     split -b 12M "$best" "$OUT/$name.pt.part-"
 done
