@@ -100,6 +100,14 @@ def ccp_crops(root: Path, ids: range) -> Crops:
     return Crops(np.stack(images), np.array(colours), kinds)
 
 
+def largest_garment(labels: np.ndarray, garments: list[int]) -> tuple[int, int]:
+    """(label id, pixel count) of the garment label with the most pixels in ``labels`` (an array of CCP label ids:
+    a photo's, or the pixels a mask keeps); the first listed wins ties."""
+    areas = {i: int((labels == i).sum()) for i in garments}
+    main = max(areas, key=areas.get)
+    return main, areas[main]
+
+
 def ccp_product_views(root: Path, ids: range, segmenter) -> Crops:
     """CCP photos cut out as the index builder cuts the catalogue (``keep=product``, cropped to the kept
     garment), each captioned by the labelled garment the cut-out keeps most of, its colour measured on that
@@ -114,9 +122,8 @@ def ccp_product_views(root: Path, ids: range, segmenter) -> Crops:
         if not cutout.has_garment or labels.shape != cutout.mask.shape:
             continue
         kept = labels[cutout.mask]
-        areas = {i: int((kept == i).sum()) for i in garments}
-        main = max(areas, key=areas.get)
-        if areas[main] < MIN_VIEW_PURITY * len(kept):
+        main, area = largest_garment(kept, garments)
+        if area < MIN_VIEW_PURITY * len(kept):
             continue
         images.append(square(cutout.garment_crop()))
         colours.append(name_colour(np.asarray(image.rgb)[cutout.mask & (labels == main)]))

@@ -37,7 +37,7 @@ from PIL import Image
 from garment_search.embedding import CONFIG_DIR, EMBEDDED_MEMBER, Embedder, ModelChoice
 from garment_search.images import load_image_file
 from training.embedding.captions import COLOUR_NAMES, NOUNS, name_colour
-from training.embedding.data import Crops, ccp_crops, clothing_crops, square
+from training.embedding.data import Crops, ccp_crops, clothing_crops, largest_garment, square
 from training.segmentation.data import VAL_IDS, ccp_files, ccp_garment_ids, ccp_label_names
 
 MEASURES = ("clothing-small validation precision@10", "CCP 0601–0700 colour+garment MRR",
@@ -94,9 +94,8 @@ def ccp_photo_views(ccp: Path, modes: list[str], segmenter) -> dict[str, Crops]:
     for img_path, lab_path in ccp_files(ccp, VAL_IDS):
         image = load_image_file(img_path)
         labels = np.asarray(Image.open(lab_path))
-        areas = {i: int((labels == i).sum()) for i in garment_ids}
-        dominant = max(areas, key=areas.get)
-        if areas[dominant] == 0:
+        dominant, area = largest_garment(labels, garment_ids)
+        if area == 0:
             continue
         images.append(image)
         colours.append(name_colour(np.asarray(image.rgb)[labels == dominant]))
