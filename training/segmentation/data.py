@@ -7,6 +7,7 @@ memory at a modest size so the 2-core training loop spends its time in the netwo
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,20 @@ NEGATIVE_SHARE = 0.06  # drawn catalogue pages (size charts, tables) that contai
 HARD_NEGATIVE = len(CLASS_NAMES)
 
 
-def ccp_files(root: Path, ids: range) -> list[tuple[Path, Path]]:
+def fold_ids(fold: int, folds: int) -> tuple[list[int], list[int]]:
+    """(training ids, held-out ids) of cross-validation fold ``fold`` (1-based) of ``folds`` over TRAIN_IDS.
+
+    Photos are dealt round-robin (id 1 to fold 1, id 2 to fold 2, …) so each fold spans the whole id range.
+    A model trained on the first list has never seen the second: its predictions there are out-of-fold, the
+    honest stand-in for a shipped model's behaviour on unseen photos when fitting a rule on top of it.
+    """
+    if not 1 <= fold <= folds:
+        raise ValueError(f"fold {fold} is not one of 1..{folds}")
+    held = [i for i in TRAIN_IDS if (i - 1) % folds == fold - 1]
+    return [i for i in TRAIN_IDS if (i - 1) % folds != fold - 1], held
+
+
+def ccp_files(root: Path, ids: Iterable[int]) -> list[tuple[Path, Path]]:
     """(image, label) pairs of the given CCP photo numbers that exist (0536 is omitted upstream)."""
     pairs = []
     for i in ids:
@@ -77,7 +91,7 @@ def ccp_target_table(root: Path, hard_negatives: bool) -> np.ndarray:
 class CCPSegmentation(torch.utils.data.Dataset):
     """Augmented (image, class map) samples of size ``out_hw``; ``train=False`` gives plain resized samples."""
 
-    def __init__(self, root: Path, ids: range, out_hw: tuple[int, int], train: bool, cache_height: int = 560,
+    def __init__(self, root: Path, ids: Iterable[int], out_hw: tuple[int, int], train: bool, cache_height: int = 560,
                  negative_share: float = NEGATIVE_SHARE, zoom_share: float = ZOOM_SHARE,
                  hard_negatives: bool = False) -> None:
         self.out_hw = out_hw

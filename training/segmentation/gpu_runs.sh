@@ -12,6 +12,8 @@
 # of training (--max-minutes), so runs of different sizes all finish their schedule inside LIMIT. INIT is the
 # garment model the "continued" recipes start from: the shipped one (v6 was v3 continued; v3 is restored by
 # `git show 9e70a5b:models/garment_u2netp.onnx > /tmp/v3.onnx`).
+# FOLDS=N trains each recipe N times, once per cross-validation fold of the training photos (train.py --fold),
+# into $OUT/<recipe>-fold<K>of<N>/: out-of-fold models for fitting the product pick (family_pick.py).
 # On a lease (64 MiB travel): CCP=.devdata/ccp from `python -m training.segmentation.shrink_ccp`, and
 # U2NETP=.devdata/models/u2netp.onnx, a copy of models/.cache/u2netp.onnx; carry .devdata.
 set -uo pipefail
@@ -21,6 +23,7 @@ INIT=${INIT:-models/garment_u2netp.onnx}
 EPOCHS=${EPOCHS:-55}
 LIMIT=${LIMIT:-500}        # seconds each run may take, loading included
 MINUTES=${MINUTES:-}       # fit each run's epochs into this many minutes of training (empty: run EPOCHS)
+FOLDS=${FOLDS:-}           # train each recipe once per cross-validation fold (empty: once, on all training photos)
 WORKERS=${WORKERS:-4}      # loader processes per run (3 runs x 4 + 3 on a 16-core machine)
 OUT=${OUT:?set OUT to the folder that receives the weights}
 PY=${PYTHON:-python3}
@@ -39,11 +42,12 @@ recipe() {
     esac
 }
 
-train() {
-    local name=$1 extra size=320x240
-    case $name in *.*x*) size=${name##*.} ;; esac
-    extra=$(recipe "${name%.*x*}") || return 1
+train() {  # train RECIPE [FOLD]
+    local recipe_name=$1 fold=${2:-} name=$1 extra size=320x240
+    case $recipe_name in *.*x*) size=${recipe_name##*.} ;; esac
+    extra=$(recipe "${recipe_name%.*x*}") || return 1
     [ -n "$MINUTES" ] && extra="$extra --max-minutes $MINUTES"
+    [ -n "$fold" ] && { extra="$extra --fold $fold/$FOLDS"; name="$recipe_name-fold${fold}of$FOLDS"; }
     mkdir -p "$OUT/$name"
     # shellcheck disable=SC2086  # the recipe's words are separate arguments
     timeout "$LIMIT" "$PY" -m training.segmentation.train --run "/tmp/runs/$name" --ccp "$CCP" --u2netp "$U2NETP" \
@@ -57,6 +61,12 @@ train() {
 
 [ $# -gt 0 ] || { echo "name one or more recipes" >&2; exit 2; }
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
-for name in "$@"; do train "$name" & done
+for name in "$@"; do
+    if [ -n "$FOLDS" ]; then
+        for fold in $(seq "$FOLDS"); do train "$name" "$fold" & done
+    else
+        train "$name" &
+    fi
+done
 wait
 grep -H "validation" "$OUT"/*/log.txt | tail -n 12

@@ -41,7 +41,7 @@ from garment_search.segmentation.groups import CLASS_NAMES
 from training.checkpoint import Checkpoint, optimiser_step
 from training.schedule import WarmupCosine
 from training.segmentation.data import (HARD_NEGATIVE, NEGATIVE_SHARE, TRAIN_IDS, VAL_IDS, ZOOM_SHARE,
-                                        CCPSegmentation)
+                                        CCPSegmentation, fold_ids)
 from training.segmentation.u2netp import U2NetP, load_onnx_weights, widen_head
 
 SIDE_WEIGHT = 0.5
@@ -176,6 +176,8 @@ def main() -> None:
     ap.add_argument("--cache-height", type=int, default=560, help="height the photos are kept at before cropping")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--val-every", type=int, default=2, help="validate every this many epochs (and at the end)")
+    ap.add_argument("--fold", help="K/N: train on the training photos outside cross-validation fold K of N and "
+                    "validate on that fold (out-of-fold models for fitting rules; see data.fold_ids)")
     ap.add_argument("--max-minutes", type=float,
                     help="fit the epochs into this many minutes of training, timed on the second epoch")
     args = ap.parse_args()
@@ -188,10 +190,15 @@ def main() -> None:
     ckpt_path = args.run / "checkpoint.pt"
 
     hw = (args.height, args.width)
-    train = CCPSegmentation(args.ccp, TRAIN_IDS, hw, train=True, cache_height=args.cache_height,
+    train_ids, val_ids = TRAIN_IDS, VAL_IDS
+    if args.fold:
+        fold, folds = (int(v) for v in args.fold.split("/"))
+        train_ids, val_ids = fold_ids(fold, folds)
+        print(f"fold {fold}/{folds}: {len(train_ids)} training photos, {len(val_ids)} held out", flush=True)
+    train = CCPSegmentation(args.ccp, train_ids, hw, train=True, cache_height=args.cache_height,
                             negative_share=args.negative_share, zoom_share=args.zoom_share,
                             hard_negatives=args.head_covering_weight > 0)
-    val = CCPSegmentation(args.ccp, VAL_IDS, hw, train=False, cache_height=args.cache_height)
+    val = CCPSegmentation(args.ccp, val_ids, hw, train=False, cache_height=args.cache_height)
     model = build_model(args.u2netp)
     if args.init and args.init.suffix == ".onnx":  # an exported garment model, e.g. the shipped one
         load_onnx_weights(model, str(args.init), body_only=True)  # a group head is not fine-tuned
