@@ -101,7 +101,7 @@ def test_held_out_measures_on_a_known_embedder():
 
     colours = {"red": (200, 20, 20), "green": (20, 200, 20), "blue": (20, 20, 200)}
     images = np.stack([np.full((16, 16, 3), colours[c], np.uint8) for c in ("red", "green", "blue", "red")])
-    from training.embedding.captions import COLOUR_NAMES
+    from garment_search.colours import COLOUR_NAMES
 
     crops = Crops(images, np.array([COLOUR_NAMES.index(c) for c in ("red", "green", "blue", "red")]),
                   ["skirt", "skirt", "skirt", "skirt"])
@@ -135,7 +135,7 @@ def _tiny_ccp(root):
 
 
 def test_ccp_photos_stand_for_their_dominant_garment(tmp_path):
-    from training.embedding.captions import COLOUR_NAMES
+    from garment_search.colours import COLOUR_NAMES
     from training.embedding.heldout import ccp_photo_views
 
     _tiny_ccp(tmp_path)
@@ -161,7 +161,7 @@ class _ColourGroupSession:
 def test_ccp_product_views_are_the_index_cut_out_captioned_by_the_garment_it_keeps(tmp_path):
     from PIL import Image
 
-    from training.embedding.captions import COLOUR_NAMES
+    from garment_search.colours import COLOUR_NAMES
     from training.embedding.data import CROP, ccp_product_views
 
     _tiny_ccp(tmp_path)

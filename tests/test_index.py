@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from garment_search.embedding import Embedder
+from garment_search.embedding.colour_channel import with_colour
 from garment_search.index_file import IndexFile, InvalidIndex
 from index import build as index_build
 from index import merge as index_merge
@@ -33,7 +34,8 @@ def make_catalogue(root: Path, catalogue: dict[str, list[Path]], names: list[str
 
 @pytest.fixture(scope="module")
 def embedder() -> Embedder:
-    return Embedder().load()
+    """The embedder as served: the configured model with the colour channel at the served weight."""
+    return with_colour(Embedder()).load()
 
 
 @pytest.fixture(scope="module")

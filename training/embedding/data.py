@@ -21,7 +21,8 @@ from tqdm import tqdm
 from garment_search.images import load_image_file
 from garment_search.segmentation import cut_out, garment_mask
 from garment_search.segmentation.masks import crop_to_mask
-from training.embedding.captions import NOUNS, name_colour
+from garment_search.colours import name_colour
+from training.embedding.captions import NOUNS
 from training.segmentation.data import ccp_files, ccp_garment_ids, ccp_label_names
 
 CROP = 144  # stored square size; training crops 128 out of it

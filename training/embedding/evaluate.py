@@ -32,10 +32,11 @@ import numpy as np
 
 from garment_search.catalogue import product_photos, sample_dir
 from garment_search.embedding import EMBEDDED_MODEL, Embedder, ModelChoice
+from garment_search.embedding.colour_channel import colour_weight, with_colour
 from garment_search.images import load_image_file
 from garment_search.index_file import IndexFile
 from garment_search.search import ProductIndex
-from training.embedding.captions import COLOUR_NAMES
+from garment_search.colours import COLOUR_NAMES
 from training.embedding.heldout import Heldout, ccp_photo_views, colour_garment_mrr, index_segmenter, views_by_mode
 
 QUERIES = Path(__file__).with_name("sample_queries.json")
@@ -102,9 +103,13 @@ def main() -> None:
     ap.add_argument("--weights", nargs="+",
                     help=f"candidate checkpoints of {EMBEDDED_MODEL} (or MODEL=PATH for another of our configs), "
                     "one column each (default: the configured model)")
+    ap.add_argument("--colour-weights", nargs="+", type=float,
+                    help="colour channel weights to measure each model with, one column each (default: the served "
+                    "COLOUR_WEIGHT; 0 = without the channel)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["heldout", "ccp-photos", "sample", "latency"])
     args = ap.parse_args()
-    embedders = [Embedder(ModelChoice.from_arg(w)) for w in args.weights] if args.weights else [Embedder()]
+    models = [Embedder(ModelChoice.from_arg(w)) for w in args.weights] if args.weights else [Embedder()]
+    embedders = [with_colour(m, w) for m in models for w in (args.colour_weights or [colour_weight()])]
     segmenter = index_segmenter()  # photos cut out as the index builder does, each photo's maps computed once
     rows: dict[str, list[str]] = {}
     heldout = None if "heldout" in args.skip else Heldout.build(args.datasets, segmenter)

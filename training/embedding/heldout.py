@@ -36,7 +36,8 @@ from PIL import Image
 
 from garment_search.embedding import CONFIG_DIR, EMBEDDED_MEMBER, Embedder, ModelChoice
 from garment_search.images import load_image_file
-from training.embedding.captions import COLOUR_NAMES, NOUNS, name_colour
+from garment_search.colours import COLOUR_NAMES, name_colour
+from training.embedding.captions import NOUNS
 from training.embedding.data import Crops, ccp_crops, clothing_crops, largest_garment, square
 from training.segmentation.data import VAL_IDS, ccp_files, ccp_garment_ids, ccp_label_names
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from training.embedding.captions import COLOUR_NAMES, PATTERNS, UNSURE, name_colour
+from garment_search.colours import COLOUR_NAMES, name_colour
+from training.embedding.captions import PATTERNS, UNSURE
 
 PLAIN_TEXTURE = 6.0  # mean |L - blur(L)| (0–255 scale) below this: plain
 PATTERN_TEXTURE = 15.0  # above this: some pattern

@@ -32,7 +32,8 @@ from garment_search.embedding import EMBEDDED_MEMBER, load_embedded_weights, reg
 from garment_search.embedding.int8_weights import quantise
 from training.checkpoint import Checkpoint, optimiser_step
 from training.schedule import WarmupCosine
-from training.embedding.captions import NOUNS, PATTERNS, TONE_MEMBER, UNSURE, Attributes, Mentions, captions_for
+from garment_search.colours import TONE_MEMBER
+from training.embedding.captions import NOUNS, PATTERNS, UNSURE, Attributes, Mentions, captions_for
 from training.embedding.data import (CROPS_FILE, PRODUCT_VIEWS_FILE, Crops, ccp_crops, ccp_product_views,
                                      clothing_crops, run_crops)
 from training.embedding.patterns import measure_surface

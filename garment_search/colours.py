@@ -1,0 +1,134 @@
+"""Garment colours: the fashion colour table, the names shoppers use, and how a garment's pixels are measured.
+
+One vocabulary for two users: training captions name each crop's measured colour (``name_colour``), and search
+matches the colours a query names against the colours of each photo's garment pixels (``colour_profile``,
+``query_colours``; see ``garment_search.embedding.colour_channel``). Measured in CIELAB (OpenCV's 8-bit scale),
+where distances follow perceived difference.
+"""
+
+from __future__ import annotations
+
+import re
+
+import cv2
+import numpy as np
+from PIL import Image
+
+#: Fashion colour names and a representative sRGB value for each.
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "black": (22, 22, 24), "white": (245, 245, 242), "cream": (238, 228, 200), "beige": (214, 196, 164),
+    "camel": (189, 148, 100), "brown": (105, 68, 42), "mink": (148, 124, 110), "khaki": (166, 156, 110),
+    "olive": (108, 110, 52), "grey": (128, 128, 130), "light grey": (192, 192, 194), "charcoal": (58, 58, 64),
+    "navy blue": (30, 36, 78), "blue": (40, 84, 182), "light blue": (152, 190, 228), "denim blue": (72, 100, 140),
+    "turquoise": (58, 188, 190), "teal": (0, 112, 112), "sea green": (58, 148, 118), "mint": (168, 224, 196),
+    "green": (42, 140, 62), "dark green": (22, 80, 42), "yellow": (240, 214, 62), "mustard": (204, 158, 40),
+    "orange": (240, 128, 40), "coral": (246, 120, 98), "peach": (250, 192, 160), "terracotta": (188, 96, 66),
+    "red": (200, 30, 40), "burgundy": (110, 22, 44), "maroon": (124, 34, 48), "pink": (240, 150, 180),
+    "powder pink": (234, 196, 200), "fuchsia": (220, 40, 142), "purple": (110, 50, 140), "lilac": (200, 162, 210),
+    "lavender": (188, 180, 226), "plum": (110, 50, 80),
+}
+COLOUR_NAMES = tuple(COLOURS)
+_COLOUR_LAB = cv2.cvtColor(np.array([list(COLOURS.values())], dtype=np.uint8), cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+
+#: Other names shoppers use for a colour (first = the COLOURS key).
+COLOUR_WORDS: dict[str, tuple[str, ...]] = {
+    "cream": ("cream", "ivory", "off white"), "camel": ("camel", "tan"), "navy blue": ("navy blue", "navy"),
+    "light grey": ("light grey", "pale grey"), "mustard": ("mustard", "mustard yellow"), "mint": ("mint", "mint green"),
+    "powder pink": ("powder pink", "pale pink", "blush pink"), "fuchsia": ("fuchsia", "hot pink", "magenta"),
+    "burgundy": ("burgundy", "wine red"), "terracotta": ("terracotta", "rust"), "lilac": ("lilac", "light purple"),
+    "charcoal": ("charcoal", "dark grey"), "denim blue": ("denim blue", "dusty blue"),
+}
+
+#: Tone words shoppers use for a whole family of colours ("pastel coloured tunic", "a dark top"): a tone caption
+#: fits every crop whose measured colour is in the family (a colour may belong to two: black is dark and neutral).
+TONES: dict[str, tuple[str, ...]] = {
+    "pastel": ("cream", "peach", "mint", "light blue", "powder pink", "lilac", "lavender"),
+    "dark": ("black", "charcoal", "navy blue", "brown", "dark green", "burgundy", "maroon", "plum"),
+    "bright": ("yellow", "orange", "red", "fuchsia", "turquoise", "blue", "green", "coral"),
+    "neutral": ("black", "white", "cream", "beige", "camel", "grey", "light grey", "charcoal", "mink", "khaki"),
+}
+TONE_NAMES = tuple(TONES)
+TONE_WORDS: dict[str, tuple[str, ...]] = {"pastel": ("pastel", "soft pastel"), "bright": ("bright", "vivid")}
+#: TONE_MEMBER[t][c]: colour c (COLOUR_NAMES index) belongs to tone t (TONE_NAMES index).
+TONE_MEMBER: tuple[tuple[bool, ...], ...] = tuple(tuple(c in TONES[t] for c in COLOUR_NAMES) for t in TONE_NAMES)
+
+#: A pixel's colour is spread over the palette entries near it (Gaussian in CIELAB distance, this deviation):
+#: neighbouring entries lie 10–30 apart, so a pixel between "red" and "burgundy" counts for both, as shoppers
+#: would name it either way, while "red" and "navy blue" (~150 apart) never share.
+PROFILE_SPREAD = 12.0
+#: Pixels whose brightest channel is at most this are the cut-out's black background, not garment.
+BACKGROUND_MAX = 8
+#: Enough pixels for a share to the third decimal; larger cut-outs are subsampled evenly.
+MAX_PROFILE_PIXELS = 20_000
+
+
+def _lab(rgb_pixels: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb_pixels.reshape(1, -1, 3).astype(np.uint8), cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+
+
+def _lit_core(lab: np.ndarray) -> np.ndarray:
+    """The pixels between the 15th and 90th lightness percentile: a garment's colour, without its deep folds'
+    shadow and its highlights (the whole set where that would leave nothing)."""
+    lightness = lab[:, 0]
+    lo, hi = np.percentile(lightness, [15, 90])
+    core = lab[(lightness >= lo) & (lightness <= hi)]
+    return core if len(core) else lab
+
+
+def name_colour(rgb_pixels: np.ndarray) -> int:
+    """Index into COLOUR_NAMES of the garment colour of an N×3 uint8 pixel array."""
+    median = np.median(_lit_core(_lab(rgb_pixels)), axis=0)
+    return int(np.argmin(((_COLOUR_LAB - median) ** 2).sum(axis=1)))
+
+
+def garment_pixels(image: Image.Image) -> np.ndarray:
+    """N×3 uint8 pixels of a cut-out that are not its black background (at most ``MAX_PROFILE_PIXELS``)."""
+    rgb = np.asarray(image.convert("RGB")).reshape(-1, 3)
+    pixels = rgb[rgb.max(axis=1) > BACKGROUND_MAX]
+    step = max(1, len(pixels) // MAX_PROFILE_PIXELS)
+    return pixels[::step]
+
+
+def colour_profile(image: Image.Image) -> np.ndarray:
+    """Share of the garment's pixels in each palette colour (float32, sums to 1; all zeros for an empty cut-out).
+
+    Per pixel rather than one median, so a pink-and-white striped top is half pink and half white, and
+    softly (``PROFILE_SPREAD``) so the boundary between two neighbouring names does not flip a photo's match.
+    """
+    pixels = garment_pixels(image)
+    if not len(pixels):
+        return np.zeros(len(COLOURS), np.float32)
+    d2 = ((_lit_core(_lab(pixels))[:, None, :] - _COLOUR_LAB[None]) ** 2).sum(-1)
+    weights = np.exp(-(d2 - d2.min(axis=1, keepdims=True)) / (2 * PROFILE_SPREAD ** 2))
+    return (weights / weights.sum(axis=1, keepdims=True)).mean(axis=0).astype(np.float32)
+
+
+def _phrases() -> list[tuple[str, tuple[int, ...]]]:
+    """(phrase, palette indices it names), longest phrase first so "navy blue" is read before "blue"."""
+    table = [(word, (i,)) for i, name in enumerate(COLOUR_NAMES) for word in {name, *COLOUR_WORDS.get(name, ())}]
+    table += [(word, tuple(i for i, member in enumerate(TONE_MEMBER[t]) if member))
+              for t, tone in enumerate(TONE_NAMES) for word in {tone, *TONE_WORDS.get(tone, ())}]
+    return sorted(table, key=lambda p: -len(p[0]))
+
+
+_PHRASES = _phrases()
+
+
+def query_colours(text: str) -> np.ndarray:
+    """Weights over the palette for the colours (and tones) a query names; zeros when it names none.
+
+    Each of a named colour's (or tone's) palette entries weighs 1 / (number named), so a photo's colour score
+    (``profile @ weights``) is the mean over the named colours of the share of its garment in each: "pink and
+    white" wants both, "dark brown" wants dark and brown, "pastel" any of the pastel entries.
+    """
+    words = " " + re.sub(r"[^a-z]+", " ", text.lower().replace("gray", "grey")) + " "
+    named: list[tuple[int, ...]] = []
+    for phrase, indices in _PHRASES:
+        pattern = f" {phrase} "
+        while pattern in words:
+            named.append(indices)
+            words = words.replace(pattern, "  ", 1)
+    weights = np.zeros(len(COLOURS), np.float32)
+    for indices in named:
+        weights[list(indices)] += 1.0 / len(named)
+    return weights
