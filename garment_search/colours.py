@@ -9,8 +9,8 @@ where distances follow perceived difference.
 from __future__ import annotations
 
 import re
+from functools import cache
 
-import cv2
 import numpy as np
 from PIL import Image
 
@@ -28,7 +28,6 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "lavender": (188, 180, 226), "plum": (110, 50, 80),
 }
 COLOUR_NAMES = tuple(COLOURS)
-_COLOUR_LAB = cv2.cvtColor(np.array([list(COLOURS.values())], dtype=np.uint8), cv2.COLOR_RGB2LAB)[0].astype(np.float32)
 
 #: Other names shoppers use for a colour (first = the COLOURS key).
 COLOUR_WORDS: dict[str, tuple[str, ...]] = {
@@ -63,7 +62,16 @@ MAX_PROFILE_PIXELS = 20_000
 
 
 def _lab(rgb_pixels: np.ndarray) -> np.ndarray:
+    """N×3 CIELAB (OpenCV's 8-bit scale) of N×3 sRGB pixels. OpenCV is imported here, not at module load: search
+    reads queries (``query_colours``) in a container that has no OpenCV; only photos are measured with it."""
+    import cv2
+
     return cv2.cvtColor(rgb_pixels.reshape(1, -1, 3).astype(np.uint8), cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+
+
+@cache
+def _palette_lab() -> np.ndarray:
+    return _lab(np.array(list(COLOURS.values()), dtype=np.uint8))
 
 
 def _lit_core(lab: np.ndarray) -> np.ndarray:
@@ -78,7 +86,7 @@ def _lit_core(lab: np.ndarray) -> np.ndarray:
 def name_colour(rgb_pixels: np.ndarray) -> int:
     """Index into COLOUR_NAMES of the garment colour of an N×3 uint8 pixel array."""
     median = np.median(_lit_core(_lab(rgb_pixels)), axis=0)
-    return int(np.argmin(((_COLOUR_LAB - median) ** 2).sum(axis=1)))
+    return int(np.argmin(((_palette_lab() - median) ** 2).sum(axis=1)))
 
 
 def garment_pixels(image: Image.Image) -> np.ndarray:
@@ -98,7 +106,7 @@ def colour_profile(image: Image.Image) -> np.ndarray:
     pixels = garment_pixels(image)
     if not len(pixels):
         return np.zeros(len(COLOURS), np.float32)
-    d2 = ((_lit_core(_lab(pixels))[:, None, :] - _COLOUR_LAB[None]) ** 2).sum(-1)
+    d2 = ((_lit_core(_lab(pixels))[:, None, :] - _palette_lab()[None]) ** 2).sum(-1)
     weights = np.exp(-(d2 - d2.min(axis=1, keepdims=True)) / (2 * PROFILE_SPREAD ** 2))
     return (weights / weights.sum(axis=1, keepdims=True)).mean(axis=0).astype(np.float32)
 

@@ -89,3 +89,14 @@ def test_weight_is_part_of_the_identity_and_zero_turns_the_channel_off(monkeypat
     monkeypatch.setenv("COLOUR_WEIGHT", "-1")
     with pytest.raises(ValueError):
         colour_weight()
+
+
+def test_reading_a_query_needs_no_opencv():
+    """The search container has no OpenCV: the query side of the channel must not import it."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from garment_search.embedding.colour_channel import with_colour; "
+            "from garment_search.colours import query_colours; query_colours('navy blue shirt'); "
+            "assert 'cv2' not in sys.modules, 'cv2 imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

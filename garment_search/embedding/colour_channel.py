@@ -26,7 +26,7 @@ from garment_search.colours import COLOURS, colour_profile, query_colours
 
 #: Served weight of the colour channel (``COLOUR_WEIGHT``; 0 turns it off). Chosen on the held-out sets, not the
 #: catalogue (docs/benchmarks.md, "Colour channel").
-DEFAULT_COLOUR_WEIGHT = 0.0
+DEFAULT_COLOUR_WEIGHT = 0.05
 
 
 class TextImageEncoder(Protocol):
