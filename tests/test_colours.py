@@ -86,9 +86,10 @@ def test_weight_is_part_of_the_identity_and_zero_turns_the_channel_off(monkeypat
     assert with_colour(inner, 0.1).identity == "constant@test+colour0.1"
     monkeypatch.setenv("COLOUR_WEIGHT", "0.3")
     assert colour_weight() == 0.3 and with_colour(inner).identity.endswith("+colour0.3")
-    monkeypatch.setenv("COLOUR_WEIGHT", "-1")
-    with pytest.raises(ValueError):
-        colour_weight()
+    for bad in ("-1", "nan", "strong"):
+        monkeypatch.setenv("COLOUR_WEIGHT", bad)
+        with pytest.raises(ValueError, match="COLOUR_WEIGHT must be a number"):
+            colour_weight()
 
 
 def test_reading_a_query_needs_no_opencv():

@@ -74,7 +74,9 @@ def test_tta_maps_are_the_mean_of_each_scale_and_its_mirror_at_the_trained_size(
     got = tta.probabilities(photo)
     assert got.shape == (4, 320, 240) and np.abs(got - expected).max() < 1e-5
     assert np.allclose(got.sum(axis=0), 1, atol=1e-4)  # still a distribution over background and the groups
-    assert np.abs(plain.probabilities(photo) - _reading(photo, 320, 240)).max() < 1e-6  # plain: one reading
+    # plain: one reading (the session fixes the input size, the free-size one here may pick other kernels: on an
+    # AMD EPYC the two differ by ~1e-6, so the same 1e-5 as above; another reading differs by > 0.05, below)
+    assert np.abs(plain.probabilities(photo) - _reading(photo, 320, 240)).max() < 1e-5
     # the averaged maps of the mirror image are the mirror of the photo's, unlike the model's alone
     assert np.abs(tta.probabilities(mirrored)[..., ::-1] - got).max() < 1e-5
     assert np.abs(plain.probabilities(mirrored)[..., ::-1] - plain.probabilities(photo)).max() > 0.05

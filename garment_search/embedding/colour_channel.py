@@ -29,7 +29,9 @@ from garment_search.colours import COLOURS, colour_profile, query_colours
 DEFAULT_COLOUR_WEIGHT = 0.05
 
 
-class TextImageEncoder(Protocol):
+class Encoder(Protocol):
+    """What the channel wraps: a text encoder (search), which for the index builder also encodes images."""
+
     identity: str
 
     def encode_text(self, text: str) -> np.ndarray: ...
@@ -38,8 +40,11 @@ class TextImageEncoder(Protocol):
 def colour_weight() -> float:
     """``COLOUR_WEIGHT`` from the environment (a number ≥ 0), else the served default."""
     raw = os.environ.get("COLOUR_WEIGHT", "").strip()
-    weight = float(raw) if raw else DEFAULT_COLOUR_WEIGHT
-    if not weight >= 0:
+    try:
+        weight = float(raw) if raw else DEFAULT_COLOUR_WEIGHT
+    except ValueError:
+        weight = float("nan")
+    if not weight >= 0:  # also NaN and words
         raise ValueError(f"COLOUR_WEIGHT must be a number >= 0, not {raw!r}.")
     return weight
 
@@ -47,7 +52,7 @@ def colour_weight() -> float:
 class ColourChannel:
     """An embedder (image + text, or text alone for search) with the colour channel appended to its vectors."""
 
-    def __init__(self, inner: TextImageEncoder, weight: float) -> None:
+    def __init__(self, inner: Encoder, weight: float) -> None:
         self.inner, self.weight = inner, float(weight)
 
     @property
