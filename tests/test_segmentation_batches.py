@@ -92,3 +92,17 @@ def test_hard_negative_targets_mark_scarves_only_when_asked(tmp_path):
                                                            "4": "skin"}))
     assert ccp_target_table(tmp_path, hard_negatives=False).tolist() == [0, 0, 1, 0, 0]
     assert ccp_target_table(tmp_path, hard_negatives=True).tolist() == [0, HARD_NEGATIVE, 1, HARD_NEGATIVE, 0]
+
+
+def test_family_loss_charges_a_dress_read_as_a_skirt_not_as_a_top():
+    from training.segmentation.train import family_cross_entropy, segmentation_loss
+
+    target = torch.full((1, 4, 4), 3, dtype=torch.long)  # a dress (one-piece) everywhere
+    as_top, as_skirt = torch.zeros(1, 4, 4, 4), torch.zeros(1, 4, 4, 4)
+    as_top[0, 1], as_skirt[0, 2] = 8.0, 8.0  # confident "upper" / confident "lower"
+    assert family_cross_entropy(as_top, target).max() < 0.01  # same family: the product pick is unharmed
+    assert family_cross_entropy(as_skirt, target).min() > 7.0
+    ones = torch.ones(5)
+    for logits in (as_top, as_skirt):  # the term adds exactly weight × its pixel mean to the group loss
+        extra = segmentation_loss([logits, logits], target, ones, 0.5) - segmentation_loss([logits, logits], target, ones)
+        assert float(extra) == pytest.approx(0.5 * float(family_cross_entropy(logits, target).mean()), abs=1e-5)

@@ -33,6 +33,7 @@ recipe() {
     case $1 in
         scratch-weighted)      echo --lr 4e-4 --head-lr-mult 5 --class-weights 1,1,1.3,1.7 ;;
         scratch-plain)         echo --lr 4e-4 --head-lr-mult 5 --class-weights 1,1,1,1 ;;
+        scratch-family)        echo --lr 4e-4 --head-lr-mult 5 --class-weights 1,1,1.3,1.7 --family-loss-weight 1 ;;
         continued)             echo --init "$INIT" --lr 1.5e-4 --head-lr-mult 3 --class-weights 1,1,1.3,1.7 ;;
         continued-fast)        echo --init "$INIT" --lr 3e-4 --head-lr-mult 3 --class-weights 1,1,1.3,1.7 ;;
         continued-onepiece)    echo --init "$INIT" --lr 1.5e-4 --head-lr-mult 3 --class-weights 1,1,1.3,2.5 ;;

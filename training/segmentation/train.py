@@ -37,7 +37,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from garment_search.segmentation.groups import CLASS_NAMES
+from garment_search.segmentation.groups import CLASS_NAMES, PRODUCT_FAMILIES
 from training.checkpoint import Checkpoint, optimiser_step
 from training.schedule import WarmupCosine
 from training.segmentation.data import (HARD_NEGATIVE, NEGATIVE_SHARE, TRAIN_IDS, VAL_IDS, ZOOM_SHARE,
@@ -53,15 +53,32 @@ def build_model(u2netp_onnx: str) -> U2NetP:
     return widen_head(single, len(CLASS_NAMES))
 
 
+def family_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-pixel cross-entropy of background / upper+one-piece / lower: the split ``keep=product`` decides on.
+
+    The family's logit is the log-sum-exp of its groups' logits (its probability is their sum), so a tunic hem
+    read as one-piece costs nothing here while a dress read as a skirt costs in full.
+    """
+    family_logits = torch.stack([logits[:, 0], torch.logsumexp(logits[:, list(PRODUCT_FAMILIES[0])], dim=1),
+                                 torch.logsumexp(logits[:, list(PRODUCT_FAMILIES[1])], dim=1)], dim=1)
+    family_target = torch.zeros_like(target)
+    for family, members in enumerate(PRODUCT_FAMILIES, start=1):
+        family_target[torch.isin(target, torch.tensor(members, device=target.device))] = family
+    return F.cross_entropy(family_logits, family_target, reduction="none")
+
+
 def segmentation_loss(outputs: list[torch.Tensor], target: torch.Tensor,
-                      class_weights: torch.Tensor | None = None) -> torch.Tensor:
+                      class_weights: torch.Tensor | None = None, family_weight: float = 0.0) -> torch.Tensor:
     """Cross-entropy on the fused map plus down-weighted deep supervision on the side maps.
 
     Class weights lift the rarer groups (one-piece covers 3.5% of CCP pixels against upper's 7.4%), which the
     unweighted loss otherwise absorbs into upper + lower. A target of HARD_NEGATIVE (head coverings, with
     ``--head-covering-weight``) is background weighed by ``class_weights[HARD_NEGATIVE]``: a scarf draped over a
     top looks like the top, and at background's weight its few pixels (0.4% of CCP's) teach little.
-    The loss is the weighted mean over pixels, as ``F.cross_entropy(weight=…)`` computes it.
+    The loss is the weighted mean over pixels, as ``F.cross_entropy(weight=…)`` computes it. ``family_weight``
+    adds that much of ``family_cross_entropy`` on the fused map (same pixel weights): the pick of the displayed
+    product goes wrong where a dress is read as a skirt, which the group loss weighs no more than a top read as
+    a dress.
     """
     weights = class_weights[target] if class_weights is not None else None
     target = target.masked_fill(target == HARD_NEGATIVE, 0)
@@ -71,7 +88,11 @@ def segmentation_loss(outputs: list[torch.Tensor], target: torch.Tensor,
         return losses.mean() if weights is None else (losses * weights).sum() / weights.sum()
 
     fused, *sides = outputs
-    return cross_entropy(fused) + SIDE_WEIGHT * sum(cross_entropy(s) for s in sides) / len(sides)
+    loss = cross_entropy(fused) + SIDE_WEIGHT * sum(cross_entropy(s) for s in sides) / len(sides)
+    if family_weight:
+        family = family_cross_entropy(fused, target)
+        loss = loss + family_weight * (family.mean() if weights is None else (family * weights).sum() / weights.sum())
+    return loss
 
 
 @torch.no_grad()
@@ -169,6 +190,8 @@ def main() -> None:
     ap.add_argument("--head-covering-weight", type=float, default=0.0,
                     help="weigh scarf and hat pixels (hijabs) as background with this loss weight (0: as any "
                     "background pixel)")
+    ap.add_argument("--family-loss-weight", type=float, default=0.0,
+                    help="add this much background / upper+one-piece / lower cross-entropy (segmentation_loss)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workers", type=int, default=0, help="data-loading processes (0: augment in the training loop)")
     ap.add_argument("--train-stage1", action="store_true",
@@ -234,7 +257,8 @@ def main() -> None:
                                    order[in_epoch * args.batch:steps_per_epoch * args.batch].tolist()):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 outputs = model(xs.to(device, non_blocking=True))
-            loss = segmentation_loss([o.float() for o in outputs], ys.to(device, non_blocking=True), class_weights)
+            loss = segmentation_loss([o.float() for o in outputs], ys.to(device, non_blocking=True), class_weights,
+                                     args.family_loss_weight)
             value = optimiser_step(loss, opt, sched)
             step += 1
             seen += len(xs)
