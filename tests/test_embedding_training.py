@@ -2,14 +2,17 @@
 crop and pooled-text caches the lease trains from, the schedule's fit to a time budget, and held-out ranking."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
+from training.embedding.captions import NOUNS  # noqa: E402
 from training.embedding.data import Crops  # noqa: E402
-from training.embedding.heldout import class_precision, colour_garment_mrr  # noqa: E402
+from training.embedding.heldout import (PATTERN_LABELS, attribute_mrr, class_precision,  # noqa: E402
+                                       colour_garment_mrr, pattern_query)
 from training.embedding.train import MEAN, SIZE, STD, PooledTextCache, augment  # noqa: E402
 from training.schedule import WarmupCosine  # noqa: E402
 
@@ -110,6 +113,30 @@ def test_held_out_measures_on_a_known_embedder():
     # "a photo of a red" finds both red photos first; with 4 photos the top 10 is all 4: 2/4, 1/4, 1/4
     assert class_precision(_ColourEmbedder(), views, ["red", "green", "blue", "red"]) == pytest.approx(
         np.mean([0.5, 0.25, 0.25]))
+
+
+def test_attribute_mrr_asks_each_key_once_and_keeps_unlabelled_images_as_distractors():
+    from PIL import Image
+
+    colours = {"red": (200, 20, 20), "green": (20, 200, 20), "blue": (20, 20, 200)}
+    images = [Image.fromarray(np.full((8, 8, 3), colours[c], np.uint8)) for c in ("green", "red", "blue", "red")]
+    # the last red image is unlabelled and the embedder ranks later images first among equals: "red" finds the
+    # unlabelled one first, so the labelled red one ranks second
+    keys = [("green",), ("red",), ("blue",), None]
+    assert attribute_mrr(_ColourEmbedder(), images, keys, lambda c: c) == pytest.approx(np.mean([1, 1, 0.5]))
+    assert pattern_query("checked", "shirt") == "checked shirt" and pattern_query("floral", "pants") == "floral trousers"
+
+
+def test_pattern_labels_are_hand_labels_of_validation_photos_only():
+    import json
+
+    labels = json.loads(PATTERN_LABELS.read_text())["labels"]
+    assert set(labels.values()) == {"plain", "striped", "checked", "floral", "printed"} and len(labels) >= 250
+    assert all(name.count("/") == 1 and name.split("/")[0] in NOUNS for name in labels)
+    root = Path("../shared/datasets/clothing-small")
+    if root.is_dir():  # every labelled photo is a validation photo, never a training one
+        assert all((root / "validation" / name).is_file() for name in labels)
+        assert not any((root / "train" / name).exists() for name in labels)
 
 
 def _tiny_ccp(root):
