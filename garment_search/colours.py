@@ -2,7 +2,7 @@
 
 One vocabulary for two users: training captions name each crop's measured colour (``name_colour``), and search
 matches the colours a query names against the colours of each photo's garment pixels (``colour_profile``,
-``query_colours``; see ``garment_search.embedding.colour_channel``). Measured in CIELAB (OpenCV's 8-bit scale),
+``query_colours``; see ``garment_search.embedding.measured_channels``). Measured in CIELAB (OpenCV's 8-bit scale),
 where distances follow perceived difference.
 """
 

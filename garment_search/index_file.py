@@ -2,7 +2,7 @@
 
 Format (version 1): a NumPy ``.npz`` archive (no pickles) with
 - ``embeddings``  float32 N×D, L2-normalised image embeddings, followed by the colour channel's columns when the
-  embedder has one (``garment_search.embedding.colour_channel``; its weight is part of ``model``);
+  embedder has them (``garment_search.embedding.measured_channels``: colour, pattern; their weights are part of ``model``);
 - ``products``    N product names (the photo's folder name);
 - ``paths``       N image paths as the builder was given them (e.g. ``sample/<product>/<photo>.jpg``);
 - ``digests``     N sha256 prefixes of the photo bytes (incremental rebuilds skip unchanged photos);

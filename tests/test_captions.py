@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 
 from garment_search.colours import COLOUR_NAMES  # noqa: E402
 from training.embedding.captions import NOUNS, PATTERNS, UNSURE, Attributes, captions_for  # noqa: E402
-from training.embedding.patterns import measure_surface  # noqa: E402
+from garment_search.patterns import measure_surface  # noqa: E402
 from training.embedding.train import caption_fit, caption_table, crop_attributes, measured_surfaces  # noqa: E402
 
 

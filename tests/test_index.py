@@ -11,8 +11,9 @@ import pytest
 from PIL import Image
 
 from garment_search.colours import COLOURS
+from garment_search.patterns import PATTERNS
 from garment_search.embedding import Embedder
-from garment_search.embedding.colour_channel import with_colour
+from garment_search.embedding.measured_channels import with_measured_channels
 from garment_search.index_file import IndexFile, InvalidIndex
 from index import build as index_build
 from index import merge as index_merge
@@ -42,7 +43,7 @@ def model_embedder() -> Embedder:
 @pytest.fixture(scope="module")
 def embedder(model_embedder):
     """The embedder as served: the model with the colour channel at the served weight."""
-    return with_colour(model_embedder)
+    return with_measured_channels(model_embedder)
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +67,18 @@ def test_build_rows_identities_and_flags(tiny, tiny_index, embedder, capsys):
     assert loaded.segmentation.endswith("+tta")  # offline, so test-time-augmented masks whatever remove_bg's setting
     assert loaded.keep == "product" and loaded.built_at
     assert loaded.embeddings.dtype == np.float32
-    weight = getattr(embedder, "weight", 0.0)  # the colour channel's columns follow the image embedding
-    image_part = loaded.embeddings[:, :-len(COLOURS)] if weight else loaded.embeddings
+    weights = getattr(embedder, "weights", {})  # the measured channels' columns follow the image embedding
+    sizes = {"colour": len(COLOURS), "pattern": len(PATTERNS)}
+    extra = sum(sizes[name] for name in weights)
+    image_part = loaded.embeddings[:, :loaded.embeddings.shape[1] - extra]
     assert np.allclose(np.linalg.norm(image_part, axis=1), 1, atol=1e-4)
-    if weight:
-        colours = loaded.embeddings[:, -len(COLOURS):]
-        assert (colours >= 0).all() and np.allclose(colours.sum(axis=1), weight, atol=1e-4)  # weight × shares
+    start = image_part.shape[1]
+    for name, weight in weights.items():
+        part = loaded.embeddings[:, start:start + sizes[name]]
+        start += sizes[name]
+        assert (part >= 0).all() and (part.sum(axis=1) <= weight + 1e-4).all()  # weight × shares, or none
+        if name == "colour":
+            assert np.allclose(part.sum(axis=1), weight, atol=1e-4)  # every photo has some colour
     flagged = [p for p, f in zip(loaded.paths, loaded.no_garment) if f]
     assert [Path(p).name for p in flagged] == ["blank.png"]
 

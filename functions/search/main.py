@@ -13,7 +13,7 @@ import functions_framework
 
 from garment_search.config import REPO_ROOT, Settings
 from garment_search.embedding import EmbedderUnavailable
-from garment_search.embedding.colour_channel import with_colour
+from garment_search.embedding.measured_channels import with_measured_channels
 from garment_search.embedding.text_onnx import load_text_encoder
 from garment_search.errors import BadRequest, Unavailable
 from garment_search.http import json_response, read_json_object, request_scope, require_post
@@ -34,8 +34,8 @@ def searcher() -> Searcher:
     with _lock:
         if _searcher is None:
             try:
-                _searcher = Searcher(IndexFile.load(INDEX_PATH), with_colour(load_text_encoder()))
-            except (ValueError, EmbedderUnavailable, OSError) as exc:  # InvalidIndex, a bad COLOUR_WEIGHT
+                _searcher = Searcher(IndexFile.load(INDEX_PATH), with_measured_channels(load_text_encoder()))
+            except (ValueError, EmbedderUnavailable, OSError) as exc:  # InvalidIndex, a bad COLOUR_/PATTERN_WEIGHT
                 raise Unavailable(f"The search index is unusable: {exc}") from None
         return _searcher
 
@@ -61,7 +61,7 @@ def search(request: flask.Request) -> flask.Response:
                 "service": "search", "usage": 'POST {"text": "pastel coloured tunic", "n": 5}',
                 "default_n": DEFAULT_N, "max_n": MAX_N, "products": len(s.products), "model": s.products.model,
                 "text_encoder": type(getattr(s.embedder, "inner", s.embedder)).__name__,
-                "colour_weight": getattr(s.embedder, "weight", 0.0),
+                "channel_weights": getattr(s.embedder, "weights", {}),
             })
             return log["response"]
         require_post(request)

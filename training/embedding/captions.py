@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from itertools import product
 
 from garment_search.colours import COLOUR_NAMES, COLOUR_WORDS, TONE_MEMBER, TONE_NAMES, TONE_WORDS
+from garment_search.patterns import PATTERNS, UNSURE
 
 #: CCP label name / clothing-small class → caption nouns (first = canonical). Class folder names are included as
 #: nouns so evaluation queries "a photo of a <class>" use words the model has seen.
@@ -24,14 +25,12 @@ NOUNS: dict[str, tuple[str, ...]] = {
     "outwear": ("outwear", "jacket", "coat"), "shoes": ("shoes",),
 }
 
-#: Measured surface patterns (training/embedding/patterns.py) and the words that name them (first = canonical).
-PATTERNS: tuple[str, ...] = ("plain", "striped", "patterned")
+#: Caption words of each measured surface pattern (garment_search/patterns.py; first = canonical).
 PATTERN_WORDS: dict[str, tuple[str, ...]] = {
     "plain": ("plain", "solid colour"),
     "striped": ("striped", "stripe"),
     "patterned": ("patterned", "printed", "print"),
 }
-UNSURE = -1  # attribute not measured with confidence: no caption names it
 
 #: Templates: {c} colour, {c2} second colour, {t} tone, {p} pattern, {g} garment noun; each names some of them.
 TEMPLATES: tuple[str, ...] = (

@@ -32,7 +32,7 @@ import numpy as np
 
 from garment_search.catalogue import product_photos, sample_dir
 from garment_search.embedding import EMBEDDED_MODEL, Embedder, ModelChoice
-from garment_search.embedding.colour_channel import colour_weight, with_colour
+from garment_search.embedding.measured_channels import colour_weight, pattern_weight, with_measured_channels
 from garment_search.images import load_image_file
 from garment_search.index_file import IndexFile
 from garment_search.search import ProductIndex
@@ -107,10 +107,13 @@ def main() -> None:
     ap.add_argument("--colour-weights", nargs="+", type=float,
                     help="colour channel weights to measure each model with, one column each (default: the served "
                     "COLOUR_WEIGHT; 0 = without the channel)")
+    ap.add_argument("--pattern-weights", nargs="+", type=float,
+                    help="pattern channel weights, crossed with the colour weights (default: the served PATTERN_WEIGHT)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["heldout", "ccp-photos", "sample", "latency"])
     args = ap.parse_args()
     models = [Embedder(ModelChoice.from_arg(w)) for w in args.weights] if args.weights else [Embedder()]
-    embedders = [with_colour(m, w) for m in models for w in (args.colour_weights or [colour_weight()])]
+    embedders = [with_measured_channels(m, c, p) for m in models for c in (args.colour_weights or [colour_weight()])
+                 for p in (args.pattern_weights or [pattern_weight()])]
     segmenter = index_segmenter()  # photos cut out as the index builder does, each photo's maps computed once
     rows: dict[str, list[str]] = {}
     heldout = None if "heldout" in args.skip else Heldout.build(args.datasets, segmenter)

@@ -1,5 +1,5 @@
-"""The colour channel: queries read for the colours they name, cut-outs measured for the colours they show, and
-the two folded into the vectors so that search ranks a garment of the named colour first."""
+"""The measured channels: queries read for the colours and patterns they name, cut-outs measured for the colours
+and patterns they show, and the two folded into the vectors so that search ranks the named colour first."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import pytest
 from PIL import Image
 
 from garment_search.colours import COLOUR_NAMES, TONES, colour_profile, name_colour, query_colours
-from garment_search.embedding.colour_channel import ColourChannel, colour_weight, with_colour
+from garment_search.embedding.measured_channels import (COLOUR, PATTERN, MeasuredChannels, colour_weight,
+                                                        pattern_weight, with_measured_channels)
+from garment_search.patterns import PATTERNS, pattern_profile, query_patterns
 
 
 def named(text: str) -> dict[str, float]:
@@ -70,7 +72,7 @@ class ConstantEmbedder:
 
 
 def test_channel_ranks_the_named_colour_first_and_leaves_other_queries_alone():
-    channel = ColourChannel(ConstantEmbedder(), 0.2)
+    channel = MeasuredChannels(ConstantEmbedder(), [(COLOUR, 0.2)])
     photos = channel.encode_images([cut_out((45, 90, 190)), cut_out((200, 30, 40))])
     assert photos.shape == (2, 2 + len(COLOUR_NAMES))
     red, blue, top = (channel.encode_text(t) for t in ("a red top", "blue top", "a top"))
@@ -80,16 +82,49 @@ def test_channel_ranks_the_named_colour_first_and_leaves_other_queries_alone():
     assert channel.encode_images([]).shape == (0, 2 + len(COLOUR_NAMES))
 
 
-def test_weight_is_part_of_the_identity_and_zero_turns_the_channel_off(monkeypatch):
+def test_weights_are_part_of_the_identity_and_zero_turns_a_channel_off(monkeypatch):
     inner = ConstantEmbedder()
-    assert with_colour(inner, 0) is inner
-    assert with_colour(inner, 0.1).identity == "constant@test+colour0.1"
+    assert with_measured_channels(inner, 0, 0) is inner
+    assert with_measured_channels(inner, 0.1, 0).identity == "constant@test+colour0.1"
+    assert with_measured_channels(inner, 0.1, 0.02).identity == "constant@test+colour0.1+pattern0.02"
     monkeypatch.setenv("COLOUR_WEIGHT", "0.3")
-    assert colour_weight() == 0.3 and with_colour(inner).identity.endswith("+colour0.3")
-    for bad in ("-1", "nan", "strong"):
-        monkeypatch.setenv("COLOUR_WEIGHT", bad)
-        with pytest.raises(ValueError, match="COLOUR_WEIGHT must be a number"):
-            colour_weight()
+    monkeypatch.setenv("PATTERN_WEIGHT", "0")
+    assert colour_weight() == 0.3 and with_measured_channels(inner).identity.endswith("+colour0.3")
+    for variable, read in (("COLOUR_WEIGHT", colour_weight), ("PATTERN_WEIGHT", pattern_weight)):
+        for bad in ("-1", "nan", "strong"):
+            monkeypatch.setenv(variable, bad)
+            with pytest.raises(ValueError, match=f"{variable} must be a number"):
+                read()
+
+
+def named_patterns(text: str) -> dict[str, float]:
+    return {PATTERNS[i]: round(float(v), 3) for i, v in enumerate(query_patterns(text)) if v}
+
+
+def test_queries_name_patterns_and_every_print_asks_for_patterned():
+    assert named_patterns("floral tunic") == named_patterns("orange checked shirt") == {"patterned": 1.0}
+    assert named_patterns("grey sweatshirt with a print") == named_patterns("polka dot dress") == {"patterned": 1.0}
+    assert named_patterns("pink and white striped sweater") == {"striped": 1.0}
+    assert named_patterns("solid colour tee") == {"plain": 1.0}
+    assert named_patterns("navy blue shirt") == {} and named_patterns("printer") == {}  # whole words only
+
+
+def test_pattern_profile_is_the_measured_surface_or_nothing():
+    stripes = np.zeros((144, 144, 3), np.uint8)
+    stripes[20:124, 20:124] = (230, 230, 230)
+    for y in range(20, 124, 8):
+        stripes[y:y + 4, 20:124] = (20, 30, 120)
+    assert pattern_profile(Image.fromarray(stripes)).tolist() == [0, 1, 0]
+    flat = np.zeros((144, 144, 3), np.uint8)
+    flat[20:124, 20:124] = (200, 30, 40)
+    assert pattern_profile(Image.fromarray(flat)).tolist() == [1, 0, 0]
+    assert not pattern_profile(Image.new("RGB", (144, 144))).any()  # nothing to measure: no pattern credited
+    channel = MeasuredChannels(ConstantEmbedder(), [(COLOUR, 0.05), (PATTERN, 0.1)])
+    photos = channel.encode_images([Image.fromarray(stripes), Image.fromarray(flat)])
+    assert photos.shape == (2, 2 + len(COLOUR_NAMES) + len(PATTERNS))
+    striped, red = channel.encode_text("striped top"), channel.encode_text("red top")
+    assert (photos @ striped)[0] == pytest.approx(1.1) and (photos @ striped)[1] == pytest.approx(1.0)
+    assert (photos @ red)[1] > (photos @ red)[0]
 
 
 def test_reading_a_query_needs_no_opencv():
@@ -97,7 +132,8 @@ def test_reading_a_query_needs_no_opencv():
     import subprocess
     import sys
 
-    code = ("import sys; from garment_search.embedding.colour_channel import with_colour; "
+    code = ("import sys; from garment_search.embedding.measured_channels import with_measured_channels; "
             "from garment_search.colours import query_colours; query_colours('navy blue shirt'); "
+            "from garment_search.patterns import query_patterns; query_patterns('floral tunic'); "
             "assert 'cv2' not in sys.modules, 'cv2 imported'")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,117 @@
+"""Measured channels: the colours and patterns a query names, matched against what each photo's garment shows.
+
+Shoppers name colours in most queries ("fuchsia tunic", "navy blue shirt") and often a pattern ("floral tunic",
+"striped sweater"), and these are what background removal makes measurable: with the backdrop black, a photo's
+remaining pixels are the garment's. The image towers (small, 128 px, trained from scratch) see them only through
+their embedding; a channel adds the measured answer. A photo's score for a query becomes
+
+    cosine(text, photo) + Σ over channels of weight × (query's channel weights · photo's measured profile)
+
+- colour (``COLOUR_WEIGHT``): the share of the garment's pixels in each named colour (``garment_search.colours``);
+- pattern (``PATTERN_WEIGHT``): 1 where the measured pattern (plain / striped / patterned) is the one named
+  (``garment_search.patterns``; a surface the measurement is unsure of gets nothing).
+
+Each channel is folded into the vectors — the photo side appends weight × profile, the query side its weights —
+so the index, ``ProductIndex`` and every evaluation rank with the one dot product they already use, and a query
+naming no colour or pattern ranks exactly as before. Weights are part of the identity, so an index is only queried
+with the channels it was built with.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+from PIL import Image
+
+from garment_search.colours import COLOURS, colour_profile, query_colours
+from garment_search.patterns import PATTERNS, pattern_profile, query_patterns
+
+#: Served weights (environment ``COLOUR_WEIGHT`` / ``PATTERN_WEIGHT``; 0 turns a channel off). Chosen on the
+#: held-out sets, not the catalogue (docs/benchmarks.md, "Colour channel" and "Pattern channel").
+DEFAULT_COLOUR_WEIGHT = 0.05
+DEFAULT_PATTERN_WEIGHT = 0.0
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One measured attribute: its name in identities, photo-side profile and query-side weights (same length)."""
+
+    name: str
+    size: int
+    profile: Callable[[Image.Image], np.ndarray]
+    query: Callable[[str], np.ndarray]
+
+
+COLOUR = Channel("colour", len(COLOURS), colour_profile, query_colours)
+PATTERN = Channel("pattern", len(PATTERNS), pattern_profile, query_patterns)
+
+
+class Encoder(Protocol):
+    """What the channels wrap: a text encoder (search), which for the index builder also encodes images."""
+
+    identity: str
+
+    def encode_text(self, text: str) -> np.ndarray: ...
+
+
+def _weight(variable: str, default: float) -> float:
+    raw = os.environ.get(variable, "").strip()
+    try:
+        weight = float(raw) if raw else default
+    except ValueError:
+        weight = float("nan")
+    if not weight >= 0:  # also NaN and words
+        raise ValueError(f"{variable} must be a number >= 0, not {raw!r}.")
+    return weight
+
+
+def colour_weight() -> float:
+    """``COLOUR_WEIGHT`` from the environment (a number ≥ 0), else the served default."""
+    return _weight("COLOUR_WEIGHT", DEFAULT_COLOUR_WEIGHT)
+
+
+def pattern_weight() -> float:
+    """``PATTERN_WEIGHT`` from the environment (a number ≥ 0), else the served default."""
+    return _weight("PATTERN_WEIGHT", DEFAULT_PATTERN_WEIGHT)
+
+
+class MeasuredChannels:
+    """An embedder (image + text, or text alone for search) with weighted measured channels appended."""
+
+    def __init__(self, inner: Encoder, channels: Sequence[tuple[Channel, float]]) -> None:
+        self.inner, self.channels = inner, [(c, float(w)) for c, w in channels]
+
+    @property
+    def identity(self) -> str:
+        return self.inner.identity + "".join(f"+{c.name}{w:g}" for c, w in self.channels)
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return {c.name: w for c, w in self.channels}
+
+    def load(self) -> "MeasuredChannels":
+        self.inner.load()
+        return self
+
+    def encode_images(self, images: Sequence[Image.Image], batch_size: int = 32) -> np.ndarray:
+        parts = [self.inner.encode_images(images, batch_size=batch_size)]
+        for channel, weight in self.channels:
+            profiles = [channel.profile(im) for im in images]
+            parts.append(weight * (np.stack(profiles) if profiles else np.zeros((0, channel.size))))
+        return np.hstack(parts).astype(np.float32)
+
+    def encode_text(self, text: str) -> np.ndarray:
+        parts = [self.inner.encode_text(text)] + [channel.query(text) for channel, _ in self.channels]
+        return np.concatenate(parts).astype(np.float32)
+
+
+def with_measured_channels(embedder, colour: float | None = None, pattern: float | None = None):
+    """``embedder`` with the colour and pattern channels at these weights (default: the served ones, from the
+    environment); a channel at weight 0 is left out, and with both at 0 the embedder is returned unchanged."""
+    weights = [(COLOUR, colour_weight() if colour is None else colour),
+               (PATTERN, pattern_weight() if pattern is None else pattern)]
+    channels = [(c, w) for c, w in weights if w > 0]
+    return MeasuredChannels(embedder, channels) if channels else embedder
