@@ -32,7 +32,7 @@ from garment_search.patterns import PATTERNS, pattern_profile, query_patterns
 #: Served weights (environment ``COLOUR_WEIGHT`` / ``PATTERN_WEIGHT``; 0 turns a channel off). Chosen on the
 #: held-out sets, not the catalogue (docs/benchmarks.md, "Colour channel" and "Pattern channel").
 DEFAULT_COLOUR_WEIGHT = 0.05
-DEFAULT_PATTERN_WEIGHT = 0.0
+DEFAULT_PATTERN_WEIGHT = 0.1
 
 
 @dataclass(frozen=True)
