@@ -16,7 +16,10 @@ candidate weights of the embedded model side by side (``--weights``: the photos 
   catalogue's queries never ask for the trousers under a tunic.);
 - the sample catalogue: the queries in training/embedding/sample_queries.json, one entry per product (best
   photo) → MRR on background-removed photos for each --keep mode, and on the original photos;
+- clothing-small validation/ photos with hand-labelled patterns: "<pattern> <class>" → MRR (reported, not gated);
 - text encoding latency p50 (single query).
+Every model is measured with search's measured channels (colour, pattern) at the served weights, or at every
+``--colour-weights`` × ``--pattern-weights`` pair, one column each.
 Photos go through the index builder's path (``embedding_view``: remove_bg's cut-out cropped to the garment, the garment
 maps test-time augmented as every index build does: ``INDEX_TTA``).
 """
@@ -31,12 +34,12 @@ from pathlib import Path
 import numpy as np
 
 from garment_search.catalogue import product_photos, sample_dir
+from garment_search.colours import COLOUR_NAMES
 from garment_search.embedding import EMBEDDED_MODEL, Embedder, ModelChoice
 from garment_search.embedding.measured_channels import colour_weight, pattern_weight, with_measured_channels
 from garment_search.images import load_image_file
 from garment_search.index_file import IndexFile
 from garment_search.search import ProductIndex
-from garment_search.colours import COLOUR_NAMES
 from training.embedding.heldout import (Heldout, ccp_photo_views, clothing_validation_files, colour_garment_mrr,
                                        index_segmenter, pattern_class_mrr, views_by_mode)
 

@@ -13,6 +13,9 @@ Four held-out measures, never trained on:
   garment: "<colour> <garment>" → MRR (``ccp_photo_views``). The only one that judges a model on what search
   serves — photos of outfits, cut out by our masks — and the one closest to the catalogue; added in stop 10 so
   that choices between candidates rest on more judgements (stop 9's were within the noise of three).
+And one judge of pattern words, which none of those asks for (``pattern_class_mrr``; reported by ``evaluate``, not
+packed): clothing-small ``validation/`` photos whose pattern was labelled by eye (``pattern_labels.json``):
+"<pattern> <class>" for each pair present → MRR.
 Photos go through the index builder's path (``embedding_view``, remove_bg's cut-out cropped to the garment, maps
 test-time-augmented: ``INDEX_TTA``).
 
