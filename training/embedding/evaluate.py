@@ -16,7 +16,8 @@ candidate weights of the embedded model side by side (``--weights``: the photos 
   catalogue's queries never ask for the trousers under a tunic.);
 - the sample catalogue: the queries in training/embedding/sample_queries.json, one entry per product (best
   photo) → MRR on background-removed photos for each --keep mode, and on the original photos;
-- clothing-small validation/ photos with hand-labelled patterns: "<pattern> <class>" → MRR (reported, not gated);
+- clothing-small validation/ photos with hand-labelled patterns: "<pattern> <class>" and, with each photo's
+  measured colour, "<colour> <pattern> <class>" → MRR (reported, not gated);
 - text encoding latency p50 (single query).
 Every model is measured with search's measured channels (colour, pattern) at the served weights, or at every
 ``--colour-weights`` × ``--pattern-weights`` pair, one column each.
@@ -132,6 +133,10 @@ def main() -> None:
             patterns = pattern_class_mrr(embedder, heldout.class_views, clothing_files)
             rows.setdefault("clothing-small validation pattern+class MRR (hand-labelled; reported, not gated)",
                             []).append(f"{patterns:.3f}")
+            if len(heldout.clothing.colours) == len(clothing_files):  # the same photos, in the same order
+                both = pattern_class_mrr(embedder, heldout.class_views, clothing_files, heldout.clothing.colours)
+                rows.setdefault("clothing-small validation colour+pattern+class MRR (measured colour, hand-labelled "
+                                "pattern; reported, not gated)", []).append(f"{both:.3f}")
         if ccp_photos:
             for mode, mrr in ccp_photos.mrr(embedder).items():
                 rows.setdefault(f"CCP 0601–0700 photos, dominant garment MRR ({mode} photos)", []).append(f"{mrr:.3f}")

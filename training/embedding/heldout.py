@@ -209,13 +209,23 @@ def pattern_query(pattern: str, kind: str) -> str:
     return f"{pattern} {NOUNS[kind][0]}"
 
 
-def pattern_class_mrr(embedder: ImageTextEmbedder, class_views: Crops, files: list[str]) -> float:
+def colour_pattern_query(colour: int, pattern: str, kind: str) -> str:
+    return f"{COLOUR_NAMES[colour]} {pattern} {NOUNS[kind][0]}"
+
+
+def pattern_class_mrr(embedder: ImageTextEmbedder, class_views: Crops, files: list[str],
+                      colours: np.ndarray | None = None) -> float:
     """"<pattern> <class>" over clothing-small validation's product cut-outs (``class_views``, in ``files``
     order: ``class/name``), one query per labelled (pattern, class) present; unlabelled photos stay in the
-    ranking as distractors."""
+    ranking as distractors. With ``colours`` (each photo's measured colour, same order) the queries are
+    "<colour> <pattern> <class>": whether a pattern word and a colour word are weighed together."""
     labels = json.loads(PATTERN_LABELS.read_text())["labels"]
     keys = [(labels[f], kind) if f in labels else None for f, kind in zip(files, class_views.kinds)]
-    return attribute_mrr(embedder, [Image.fromarray(v) for v in class_views.images], keys, pattern_query)
+    images = [Image.fromarray(v) for v in class_views.images]
+    if colours is None:
+        return attribute_mrr(embedder, images, keys, pattern_query)
+    keys = [None if k is None else (int(c), *k) for k, c in zip(keys, colours)]
+    return attribute_mrr(embedder, images, keys, colour_pattern_query)
 
 
 class PooledQueryEmbedder(Embedder):
