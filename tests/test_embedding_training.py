@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 from training.embedding.captions import NOUNS  # noqa: E402
 from training.embedding.data import Crops  # noqa: E402
 from training.embedding.heldout import (PATTERN_LABELS, attribute_mrr, class_precision,  # noqa: E402
-                                       colour_garment_mrr, pattern_query)
+                                       colour_garment_mrr, colour_pattern_query, pattern_query)
 from training.embedding.train import MEAN, SIZE, STD, PooledTextCache, augment  # noqa: E402
 from training.schedule import WarmupCosine  # noqa: E402
 
@@ -125,6 +125,9 @@ def test_attribute_mrr_asks_each_key_once_and_keeps_unlabelled_images_as_distrac
     keys = [("green",), ("red",), ("blue",), None]
     assert attribute_mrr(_ColourEmbedder(), images, keys, lambda c: c) == pytest.approx(np.mean([1, 1, 0.5]))
     assert pattern_query("checked", "shirt") == "checked shirt" and pattern_query("floral", "pants") == "floral trousers"
+    from garment_search.colours import COLOUR_NAMES
+
+    assert colour_pattern_query(COLOUR_NAMES.index("navy blue"), "striped", "t-shirt") == "navy blue striped t-shirt"
 
 
 def test_pattern_labels_are_hand_labels_of_validation_photos_only():
