@@ -8,11 +8,12 @@ where distances follow perceived difference.
 
 from __future__ import annotations
 
-import re
 from functools import cache
 
 import numpy as np
 from PIL import Image
+
+from garment_search.query_words import longest_first, phrase_weights
 
 #: Fashion colour names and a representative sRGB value for each.
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -111,15 +112,11 @@ def colour_profile(image: Image.Image) -> np.ndarray:
     return (weights / weights.sum(axis=1, keepdims=True)).mean(axis=0).astype(np.float32)
 
 
-def _phrases() -> list[tuple[str, tuple[int, ...]]]:
-    """(phrase, palette indices it names), longest phrase first so "navy blue" is read before "blue"."""
-    table = [(word, (i,)) for i, name in enumerate(COLOUR_NAMES) for word in {name, *COLOUR_WORDS.get(name, ())}]
-    table += [(word, tuple(i for i, member in enumerate(TONE_MEMBER[t]) if member))
-              for t, tone in enumerate(TONE_NAMES) for word in {tone, *TONE_WORDS.get(tone, ())}]
-    return sorted(table, key=lambda p: -len(p[0]))
-
-
-_PHRASES = _phrases()
+#: (phrase, palette indices it names): every colour's names and every tone's words, longest first.
+_PHRASES = longest_first(
+    [(word, (i,)) for i, name in enumerate(COLOUR_NAMES) for word in {name, *COLOUR_WORDS.get(name, ())}]
+    + [(word, tuple(i for i, member in enumerate(TONE_MEMBER[t]) if member))
+       for t, tone in enumerate(TONE_NAMES) for word in {tone, *TONE_WORDS.get(tone, ())}])
 
 
 def query_colours(text: str) -> np.ndarray:
@@ -129,14 +126,4 @@ def query_colours(text: str) -> np.ndarray:
     (``profile @ weights``) is the mean over the named colours of the share of its garment in each: "pink and
     white" wants both, "dark brown" wants dark and brown, "pastel" any of the pastel entries.
     """
-    words = " " + re.sub(r"[^a-z]+", " ", text.lower().replace("gray", "grey")) + " "
-    named: list[tuple[int, ...]] = []
-    for phrase, indices in _PHRASES:
-        pattern = f" {phrase} "
-        while pattern in words:
-            named.append(indices)
-            words = words.replace(pattern, "  ", 1)
-    weights = np.zeros(len(COLOURS), np.float32)
-    for indices in named:
-        weights[list(indices)] += 1.0 / len(named)
-    return weights
+    return phrase_weights(text, _PHRASES, len(COLOURS))

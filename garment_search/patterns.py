@@ -20,13 +20,13 @@ measured, not at module load: search reads queries in a container without it.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
 from garment_search.colours import COLOUR_NAMES, name_colour
+from garment_search.query_words import longest_first, phrase_weights
 
 #: Measured surface patterns (first = the caption word; captions.PATTERN_WORDS has the training wordings).
 PATTERNS: tuple[str, ...] = ("plain", "striped", "patterned")
@@ -124,8 +124,7 @@ PATTERN_QUERY_WORDS: dict[str, tuple[str, ...]] = {
                   "polka dot", "polka dots", "dotted", "spotted", "leopard", "animal print", "camouflage", "camo",
                   "paisley", "geometric", "tie dye", "graphic"),
 }
-_PATTERN_PHRASES = sorted(((w, PATTERNS.index(p)) for p, words in PATTERN_QUERY_WORDS.items() for w in words),
-                          key=lambda item: -len(item[0]))
+_PATTERN_PHRASES = longest_first((w, (PATTERNS.index(p),)) for p, words in PATTERN_QUERY_WORDS.items() for w in words)
 
 
 def pattern_profile(image: Image.Image) -> np.ndarray:
@@ -139,13 +138,4 @@ def pattern_profile(image: Image.Image) -> np.ndarray:
 
 def query_patterns(text: str) -> np.ndarray:
     """Weights over PATTERNS for the patterns a query names (each named one an equal part; zeros for none)."""
-    words = " " + re.sub(r"[^a-z]+", " ", text.lower()) + " "
-    named = []
-    for phrase, pattern in _PATTERN_PHRASES:
-        while f" {phrase} " in words:
-            named.append(pattern)
-            words = words.replace(f" {phrase} ", "  ", 1)
-    weights = np.zeros(len(PATTERNS), np.float32)
-    for pattern in named:
-        weights[pattern] += 1.0 / len(named)
-    return weights
+    return phrase_weights(text, _PATTERN_PHRASES, len(PATTERNS))

@@ -18,10 +18,10 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from garment_search.colours import name_colour
 from garment_search.images import load_image_file
 from garment_search.segmentation import cut_out, garment_mask
 from garment_search.segmentation.masks import crop_to_mask
-from garment_search.colours import name_colour
 from training.embedding.captions import NOUNS
 from training.segmentation.data import ccp_files, ccp_garment_ids, ccp_label_names
 
@@ -140,9 +140,15 @@ def run_crops(run: Path) -> Crops:
     return crops + Crops.load(views) if views.exists() else crops
 
 
+def class_photos(root: Path) -> list[tuple[str, Path]]:
+    """(class, photo) of a clothing-small split (one folder per class), sorted: the one order every set built
+    from a split keeps, so sets of the same photos line up."""
+    return sorted((d.name, f) for d in root.iterdir() if d.is_dir() for f in d.iterdir())
+
+
 def clothing_crops(root: Path, segmenter) -> Crops:
     images, colours, kinds = [], [], []
-    files = sorted((d.name, f) for d in root.iterdir() if d.is_dir() for f in d.iterdir())
+    files = class_photos(root)
     for kind, path in tqdm(files, desc="clothing-small crops"):
         if kind not in NOUNS:
             continue

@@ -112,7 +112,8 @@ def main() -> None:
                     help="colour channel weights to measure each model with, one column each (default: the served "
                     "COLOUR_WEIGHT; 0 = without the channel)")
     ap.add_argument("--pattern-weights", nargs="+", type=float,
-                    help="pattern channel weights, crossed with the colour weights (default: the served PATTERN_WEIGHT)")
+                    help="pattern channel weights, crossed with the colour weights (default: the served "
+                    "PATTERN_WEIGHT)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["heldout", "ccp-photos", "sample", "latency"])
     args = ap.parse_args()
     models = [Embedder(ModelChoice.from_arg(w)) for w in args.weights] if args.weights else [Embedder()]

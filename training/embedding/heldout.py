@@ -41,7 +41,7 @@ from garment_search.colours import COLOUR_NAMES, name_colour
 from garment_search.embedding import CONFIG_DIR, EMBEDDED_MEMBER, Embedder, ModelChoice
 from garment_search.images import load_image_file
 from training.embedding.captions import NOUNS
-from training.embedding.data import Crops, ccp_crops, clothing_crops, largest_garment, square
+from training.embedding.data import Crops, ccp_crops, class_photos, clothing_crops, largest_garment, square
 from training.segmentation.data import VAL_IDS, ccp_files, ccp_garment_ids, ccp_label_names
 
 MEASURES = ("clothing-small validation precision@10", "CCP 0601–0700 colour+garment MRR",
@@ -161,7 +161,7 @@ class Heldout:
 
 def clothing_validation_files(root: Path) -> list[str]:
     """clothing-small ``validation/`` photos as ``class/name``, in the order ``class_views`` holds them."""
-    return [f"{d.name}/{f.name}" for d in sorted(p for p in root.iterdir() if p.is_dir()) for f in sorted(d.iterdir())]
+    return [f"{kind}/{photo.name}" for kind, photo in class_photos(root)]
 
 
 def class_query(cls: str) -> str:

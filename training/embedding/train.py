@@ -28,15 +28,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from garment_search.colours import TONE_MEMBER
 from garment_search.embedding import EMBEDDED_MEMBER, load_embedded_weights, register_embedded_configs
 from garment_search.embedding.int8_weights import quantise
+from garment_search.patterns import measure_surface
 from training.checkpoint import Checkpoint, optimiser_step
-from training.schedule import WarmupCosine
-from garment_search.colours import TONE_MEMBER
 from training.embedding.captions import NOUNS, PATTERNS, UNSURE, Attributes, Mentions, captions_for
 from training.embedding.data import (CROPS_FILE, PRODUCT_VIEWS_FILE, Crops, ccp_crops, ccp_product_views,
                                      clothing_crops, run_crops)
-from garment_search.patterns import measure_surface
+from training.schedule import WarmupCosine
 
 MEAN = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(1, 3, 1, 1)
 STD = torch.tensor([0.26862954, 0.26130258, 0.27577711]).view(1, 3, 1, 1)
@@ -63,7 +63,7 @@ def build_crops(args) -> Crops:
 
 
 def measured_surfaces(crops: Crops, cache: Path) -> np.ndarray:
-    """N×2 (pattern, second colour) measured on each crop (training/embedding/patterns.py), cached next to the
+    """N×2 (pattern, second colour) measured on each crop (garment_search/patterns.py), cached next to the
     crops: measured once on the lossless crops, then reused wherever the run's caches travel."""
     if cache.exists():
         surfaces = np.load(cache)["surfaces"]

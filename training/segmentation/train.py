@@ -59,8 +59,8 @@ def family_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Te
     The family's logit is the log-sum-exp of its groups' logits (its probability is their sum), so a tunic hem
     read as one-piece costs nothing here while a dress read as a skirt costs in full.
     """
-    family_logits = torch.stack([logits[:, 0], torch.logsumexp(logits[:, list(PRODUCT_FAMILIES[0])], dim=1),
-                                 torch.logsumexp(logits[:, list(PRODUCT_FAMILIES[1])], dim=1)], dim=1)
+    family_logits = torch.stack([logits[:, 0], *(torch.logsumexp(logits[:, list(members)], dim=1)
+                                                 for members in PRODUCT_FAMILIES)], dim=1)
     family_target = torch.zeros_like(target)
     for family, members in enumerate(PRODUCT_FAMILIES, start=1):
         family_target[torch.isin(target, torch.tensor(members, device=target.device))] = family
@@ -83,15 +83,16 @@ def segmentation_loss(outputs: list[torch.Tensor], target: torch.Tensor,
     weights = class_weights[target] if class_weights is not None else None
     target = target.masked_fill(target == HARD_NEGATIVE, 0)
 
-    def cross_entropy(logits: torch.Tensor) -> torch.Tensor:
-        losses = F.cross_entropy(logits, target, reduction="none")
+    def weighted_mean(losses: torch.Tensor) -> torch.Tensor:
         return losses.mean() if weights is None else (losses * weights).sum() / weights.sum()
+
+    def cross_entropy(logits: torch.Tensor) -> torch.Tensor:
+        return weighted_mean(F.cross_entropy(logits, target, reduction="none"))
 
     fused, *sides = outputs
     loss = cross_entropy(fused) + SIDE_WEIGHT * sum(cross_entropy(s) for s in sides) / len(sides)
     if family_weight:
-        family = family_cross_entropy(fused, target)
-        loss = loss + family_weight * (family.mean() if weights is None else (family * weights).sum() / weights.sum())
+        loss = loss + family_weight * weighted_mean(family_cross_entropy(fused, target))
     return loss
 
 
