@@ -11,8 +11,9 @@ torch = pytest.importorskip("torch")
 
 from training.embedding.captions import NOUNS  # noqa: E402
 from training.embedding.data import Crops  # noqa: E402
-from training.embedding.heldout import (PATTERN_LABELS, attribute_mrr, class_precision,  # noqa: E402
-                                       colour_garment_mrr, colour_pattern_query, pattern_query)
+from training.embedding.heldout import (CCP_PATTERN_LABELS, PATTERN_LABELS, attribute_mrr,  # noqa: E402
+                                       class_precision, colour_garment_mrr, colour_pattern_query,
+                                       labelled_pattern_mrr, pattern_query)
 from training.embedding.train import MEAN, SIZE, STD, PooledTextCache, augment  # noqa: E402
 from training.schedule import WarmupCosine  # noqa: E402
 
@@ -142,6 +143,48 @@ def test_pattern_labels_are_hand_labels_of_validation_photos_only():
         assert not any((root / "train" / name).exists() for name in labels)
 
 
+def test_ccp_pattern_labels_are_hand_labels_of_ccp_validation_photos_only():
+    import json
+
+    from training.segmentation.data import VAL_IDS
+
+    labels = json.loads(CCP_PATTERN_LABELS.read_text())["labels"]
+    assert set(labels.values()) == {"plain", "striped", "checked", "floral", "printed"} and len(labels) >= 75
+    assert {int(i) for i in labels} <= set(VAL_IDS)  # never a training photo
+
+
+def test_labelled_pattern_mrr_asks_pattern_and_garment_and_with_colour_also_the_colour(tmp_path):
+    import json
+
+    from garment_search.colours import COLOUR_NAMES
+
+    class Words:  # a photo matches each query word its name carries
+        def __init__(self, names):
+            self.names = names
+
+        def encode_images(self, images):
+            return np.eye(len(images), dtype=np.float32)
+
+        def encode_text(self, text):
+            return np.array([sum(w in name.split("-") for w in text.split()) for name in self.names], np.float32)
+
+    names = ["0601-red-floral-dress", "0602-blue-floral-dress", "0603-red-plain-dress", "0604-red-floral-skirt"]
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"labels": {"0601": "floral", "0602": "floral", "0603": "plain"}}))
+    views = Crops(np.zeros((4, 4, 4, 3), np.uint8), np.array([COLOUR_NAMES.index(c) for c in ("red", "blue", "red", "red")]),
+                  ["dress", "dress", "dress", "skirt"])
+    embedder = Words(names)
+    # "floral dress": 0601 and 0602 (both floral dresses) lead with 2 words; "plain dress": 0603 first.
+    # 0604 is unlabelled: never asked for, but it stays in the ranking
+    assert labelled_pattern_mrr(embedder, views, [n[:4] for n in names], labels) == 1.0
+    # "red floral dress" → 0601 (3 words); "blue floral dress" → 0602; "red plain dress" → 0603
+    assert labelled_pattern_mrr(embedder, views, [n[:4] for n in names], labels, views.colours) == 1.0
+    # measured colours that disagree with the photos: "red floral dress" is now asked of 0602, whose name says
+    # blue, and 0601 (3 words) outranks it
+    wrong = np.array([COLOUR_NAMES.index(c) for c in ("blue", "red", "red", "red")])
+    assert labelled_pattern_mrr(embedder, views, [n[:4] for n in names], labels, wrong) < 1.0
+
+
 def _tiny_ccp(root):
     """Two CCP-style validation photos: 0601 a red top over a larger blue skirt, 0602 a green dress."""
     import json
@@ -173,6 +216,9 @@ def test_ccp_photos_stand_for_their_dominant_garment(tmp_path):
     assert views.kinds == ["skirt", "dress"]  # the blue skirt covers more than the red top
     assert [COLOUR_NAMES[c] for c in views.colours] == ["blue", "green"]  # measured on its labelled pixels
     assert views.images[0].shape == (60, 40, 3)  # the whole photo, as the index would embed it uncut
+    from training.embedding.heldout import ccp_photo_ids
+
+    assert ccp_photo_ids(tmp_path) == ["0601", "0602"]  # the views' order, as the pattern labels name them
 
 
 class _ColourGroupSession:

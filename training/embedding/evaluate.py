@@ -16,8 +16,9 @@ candidate weights of the embedded model side by side (``--weights``: the photos 
   catalogue's queries never ask for the trousers under a tunic.);
 - the sample catalogue: the queries in training/embedding/sample_queries.json, one entry per product (best
   photo) → MRR on background-removed photos for each --keep mode, and on the original photos;
-- clothing-small validation/ photos with hand-labelled patterns: "<pattern> <class>" and, with each photo's
-  measured colour, "<colour> <pattern> <class>" → MRR (reported, not gated);
+- hand-labelled patterns: clothing-small validation/ photos, "<pattern> <class>", and the CCP 0601–0700 photos cut
+  out with ``keep=product``, "<pattern> <garment>" of the dominant garment; each also with the measured colour
+  named ("<colour> <pattern> <class>") → MRR (reported, not gated);
 - text encoding latency p50 (single query).
 Every model is measured with search's measured channels (colour, pattern) at the served weights, or at every
 ``--colour-weights`` × ``--pattern-weights`` pair, one column each.
@@ -41,8 +42,9 @@ from garment_search.embedding.measured_channels import colour_weight, pattern_we
 from garment_search.images import load_image_file
 from garment_search.index_file import IndexFile
 from garment_search.search import ProductIndex
-from training.embedding.heldout import (Heldout, ccp_photo_views, clothing_validation_files, colour_garment_mrr,
-                                       index_segmenter, pattern_class_mrr, views_by_mode)
+from training.embedding.heldout import (CCP_PATTERN_LABELS, PATTERN_LABELS, Heldout, ccp_photo_ids, ccp_photo_views,
+                                       clothing_validation_files, colour_garment_mrr, index_segmenter,
+                                       labelled_pattern_mrr, views_by_mode)
 
 QUERIES = Path(__file__).with_name("sample_queries.json")
 
@@ -122,7 +124,15 @@ def main() -> None:
     segmenter = index_segmenter()  # photos cut out as the index builder does, each photo's maps computed once
     rows: dict[str, list[str]] = {}
     heldout = None if "heldout" in args.skip else Heldout.build(args.datasets, segmenter)
-    clothing_files = clothing_validation_files(args.datasets / "clothing-small" / "validation")
+    pattern_judges = []  # (judge, views, their names in the labels file, labels file, measured colours or None)
+    if heldout:
+        clothing_files = clothing_validation_files(args.datasets / "clothing-small" / "validation")
+        same_photos = len(heldout.clothing.colours) == len(clothing_files)  # the same photos, in the same order
+        pattern_judges = [
+            ("clothing-small validation <class>", heldout.class_views, clothing_files, PATTERN_LABELS,
+             heldout.clothing.colours if same_photos else None),
+            ("CCP 0601–0700 photos (product) <garment>", heldout.ccp_photos, ccp_photo_ids(args.datasets / "ccp"),
+             CCP_PATTERN_LABELS, heldout.ccp_photos.colours)]
     photo_modes = [m for m in [*args.keep, "original"] if not (heldout and m == "product")]  # product: held out
     ccp_photos = None if "ccp-photos" in args.skip else CcpPhotos(args.datasets / "ccp", photo_modes, segmenter)
     catalogue = None if "sample" in args.skip else Catalogue([*args.keep, "original"], segmenter)
@@ -131,13 +141,13 @@ def main() -> None:
         if heldout:
             for measure, value in heldout.measure(embedder).items():
                 rows.setdefault(measure, []).append(f"{value:.3f}")
-            patterns = pattern_class_mrr(embedder, heldout.class_views, clothing_files)
-            rows.setdefault("clothing-small validation pattern+class MRR (hand-labelled; reported, not gated)",
-                            []).append(f"{patterns:.3f}")
-            if len(heldout.clothing.colours) == len(clothing_files):  # the same photos, in the same order
-                both = pattern_class_mrr(embedder, heldout.class_views, clothing_files, heldout.clothing.colours)
-                rows.setdefault("clothing-small validation colour+pattern+class MRR (measured colour, hand-labelled "
-                                "pattern; reported, not gated)", []).append(f"{both:.3f}")
+            for judge, views, names, labels, colours in pattern_judges:
+                rows.setdefault(f"{judge} pattern MRR (hand-labelled; reported, not gated)", []).append(
+                    f"{labelled_pattern_mrr(embedder, views, names, labels):.3f}")
+                if colours is not None:
+                    rows.setdefault(f"{judge} colour+pattern MRR (measured colour, hand-labelled pattern; reported, "
+                                    "not gated)", []).append(
+                        f"{labelled_pattern_mrr(embedder, views, names, labels, colours):.3f}")
         if ccp_photos:
             for mode, mrr in ccp_photos.mrr(embedder).items():
                 rows.setdefault(f"CCP 0601–0700 photos, dominant garment MRR ({mode} photos)", []).append(f"{mrr:.3f}")

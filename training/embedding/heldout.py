@@ -13,9 +13,10 @@ Four held-out measures, never trained on:
   garment: "<colour> <garment>" → MRR (``ccp_photo_views``). The only one that judges a model on what search
   serves — photos of outfits, cut out by our masks — and the one closest to the catalogue; added in stop 10 so
   that choices between candidates rest on more judgements (stop 9's were within the noise of three).
-And one judge of pattern words, which none of those asks for (``pattern_class_mrr``; reported by ``evaluate``, not
-packed): clothing-small ``validation/`` photos whose pattern was labelled by eye (``pattern_labels.json``):
-"<pattern> <class>" for each pair present → MRR.
+And two judges of pattern words, which none of those asks for (``labelled_pattern_mrr``; reported by ``evaluate``,
+not packed): clothing-small ``validation/`` photos whose pattern was labelled by eye (``pattern_labels.json``),
+"<pattern> <class>", and the CCP validation photos above, their dominant garment's pattern labelled by eye
+(``ccp_pattern_labels.json``), "<pattern> <garment>"; each pair present → MRR, also with the measured colour named.
 Photos go through the index builder's path (``embedding_view``, remove_bg's cut-out cropped to the garment, maps
 test-time-augmented: ``INDEX_TTA``).
 
@@ -90,22 +91,37 @@ def views_by_mode(images: list, modes: list[str], segmenter) -> dict[str, list[t
                    for image in images] for mode in modes}
 
 
-def ccp_photo_views(ccp: Path, modes: list[str], segmenter) -> dict[str, Crops]:
-    """CCP validation photos as the index builder sees them, per mode, each keyed by the product it displays:
-    its dominant labelled garment (largest region), colour measured on that garment's labelled pixels."""
-    names, garment_ids = ccp_label_names(ccp), ccp_garment_ids(ccp)
-    images, colours, kinds = [], [], []
+def ccp_dominant_garments(ccp: Path) -> list[tuple[str, Path, np.ndarray, int]]:
+    """(photo id, image path, label map, dominant label id) of each CCP validation photo with a labelled garment:
+    the product each photo stands for is its largest garment region."""
+    garment_ids = ccp_garment_ids(ccp)
+    out = []
     for img_path, lab_path in ccp_files(ccp, VAL_IDS):
-        image = load_image_file(img_path)
         labels = np.asarray(Image.open(lab_path))
         dominant, area = largest_garment(labels, garment_ids)
-        if area == 0:
-            continue
+        if area:
+            out.append((img_path.stem, img_path, labels, dominant))
+    return out
+
+
+def ccp_photo_views(ccp: Path, modes: list[str], segmenter) -> dict[str, Crops]:
+    """CCP validation photos as the index builder sees them, per mode, each keyed by the product it displays:
+    its dominant labelled garment (largest region), colour measured on that garment's labelled pixels. In
+    ``ccp_dominant_garments`` order (``ccp_photo_ids``)."""
+    names = ccp_label_names(ccp)
+    images, colours, kinds = [], [], []
+    for _, img_path, labels, dominant in ccp_dominant_garments(ccp):
+        image = load_image_file(img_path)
         images.append(image)
         colours.append(name_colour(np.asarray(image.rgb)[labels == dominant]))
         kinds.append(names[dominant])
     return {mode: Crops([np.asarray(view.convert("RGB")) for view, _ in views], np.array(colours), kinds)
             for mode, views in views_by_mode(images, modes, segmenter).items()}
+
+
+def ccp_photo_ids(ccp: Path) -> list[str]:
+    """Photo ids of ``ccp_photo_views``' photos, in its order."""
+    return [photo_id for photo_id, *_ in ccp_dominant_garments(ccp)]
 
 
 class ImageTextEmbedder(Protocol):
@@ -200,9 +216,12 @@ def colour_garment_mrr(embedder: ImageTextEmbedder, crops: Crops) -> float:
     return attribute_mrr(embedder, [Image.fromarray(c) for c in crops.images], keys, colour_query)
 
 
-#: Hand-labelled surface patterns of clothing-small validation photos (see its "_note"): the held-out judge of
-#: pattern words ("floral dress", "checked shirt"), which the other sets never ask for.
+#: Hand-labelled surface patterns (each file's "_note" says how): the held-out judges of pattern words ("floral
+#: dress", "checked shirt"), which the other sets never ask for. clothing-small validation photos (keys
+#: ``class/name``) and the dominant garment of CCP validation photos (keys photo ids, labelled in stop 14 before
+#: anything was scored on them).
 PATTERN_LABELS = Path(__file__).with_name("pattern_labels.json")
+CCP_PATTERN_LABELS = Path(__file__).with_name("ccp_pattern_labels.json")
 
 
 def pattern_query(pattern: str, kind: str) -> str:
@@ -213,15 +232,15 @@ def colour_pattern_query(colour: int, pattern: str, kind: str) -> str:
     return f"{COLOUR_NAMES[colour]} {pattern} {NOUNS[kind][0]}"
 
 
-def pattern_class_mrr(embedder: ImageTextEmbedder, class_views: Crops, files: list[str],
-                      colours: np.ndarray | None = None) -> float:
-    """"<pattern> <class>" over clothing-small validation's product cut-outs (``class_views``, in ``files``
-    order: ``class/name``), one query per labelled (pattern, class) present; unlabelled photos stay in the
-    ranking as distractors. With ``colours`` (each photo's measured colour, same order) the queries are
-    "<colour> <pattern> <class>": whether a pattern word and a colour word are weighed together."""
-    labels = json.loads(PATTERN_LABELS.read_text())["labels"]
-    keys = [(labels[f], kind) if f in labels else None for f, kind in zip(files, class_views.kinds)]
-    images = [Image.fromarray(v) for v in class_views.images]
+def labelled_pattern_mrr(embedder: ImageTextEmbedder, views: Crops, names: list[str], labels_file: Path,
+                         colours: np.ndarray | None = None) -> float:
+    """"<pattern> <garment>" over ``views`` (each named in ``names`` as ``labels_file`` keys them; its kind is the
+    garment), one query per labelled (pattern, garment) present; unlabelled views stay in the ranking as
+    distractors. With ``colours`` (each view's measured colour, same order) the queries are
+    "<colour> <pattern> <garment>": whether a pattern word and a colour word are weighed together."""
+    labels = json.loads(labels_file.read_text())["labels"]
+    keys = [(labels[n], kind) if n in labels else None for n, kind in zip(names, views.kinds)]
+    images = [Image.fromarray(v) for v in views.images]
     if colours is None:
         return attribute_mrr(embedder, images, keys, pattern_query)
     keys = [None if k is None else (int(c), *k) for k, c in zip(keys, colours)]
