@@ -11,9 +11,9 @@ torch = pytest.importorskip("torch")
 
 from training.embedding.captions import NOUNS  # noqa: E402
 from training.embedding.data import Crops  # noqa: E402
-from training.embedding.heldout import (CCP_PATTERN_LABELS, PATTERN_LABELS, attribute_mrr,  # noqa: E402
-                                       class_precision, colour_garment_mrr, colour_pattern_query,
-                                       labelled_pattern_mrr, pattern_query)
+from training.embedding.heldout import (CCP_COLOUR_LABELS, CCP_PATTERN_LABELS, PATTERN_LABELS,  # noqa: E402
+                                       attribute_mrr, class_precision, colour_garment_mrr,
+                                       colour_pattern_query, labelled_mrr, labelled_query)
 from training.embedding.train import MEAN, SIZE, STD, PooledTextCache, augment  # noqa: E402
 from training.schedule import WarmupCosine  # noqa: E402
 
@@ -125,7 +125,7 @@ def test_attribute_mrr_asks_each_key_once_and_keeps_unlabelled_images_as_distrac
     # unlabelled one first, so the labelled red one ranks second
     keys = [("green",), ("red",), ("blue",), None]
     assert attribute_mrr(_ColourEmbedder(), images, keys, lambda c: c) == pytest.approx(np.mean([1, 1, 0.5]))
-    assert pattern_query("checked", "shirt") == "checked shirt" and pattern_query("floral", "pants") == "floral trousers"
+    assert labelled_query("checked", "shirt") == "checked shirt" and labelled_query("floral", "pants") == "floral trousers"
     from garment_search.colours import COLOUR_NAMES
 
     assert colour_pattern_query(COLOUR_NAMES.index("navy blue"), "striped", "t-shirt") == "navy blue striped t-shirt"
@@ -151,9 +151,13 @@ def test_ccp_pattern_labels_are_hand_labels_of_ccp_validation_photos_only():
     labels = json.loads(CCP_PATTERN_LABELS.read_text())["labels"]
     assert set(labels.values()) == {"plain", "striped", "checked", "floral", "printed"} and len(labels) >= 75
     assert {int(i) for i in labels} <= set(VAL_IDS)  # never a training photo
+    colours = json.loads(CCP_COLOUR_LABELS.read_text())["labels"]
+    assert len(colours) >= 70 and {int(i) for i in colours} <= set(VAL_IDS)
+    assert all(name == name.strip().lower() and name for name in colours.values())
+    assert len(set(colours.values())) >= 30  # named as shoppers name them, not only the palette's 38 names
 
 
-def test_labelled_pattern_mrr_asks_pattern_and_garment_and_with_colour_also_the_colour(tmp_path):
+def test_labelled_mrr_asks_pattern_and_garment_and_with_colour_also_the_colour(tmp_path):
     import json
 
     from garment_search.colours import COLOUR_NAMES
@@ -176,13 +180,13 @@ def test_labelled_pattern_mrr_asks_pattern_and_garment_and_with_colour_also_the_
     embedder = Words(names)
     # "floral dress": 0601 and 0602 (both floral dresses) lead with 2 words; "plain dress": 0603 first.
     # 0604 is unlabelled: never asked for, but it stays in the ranking
-    assert labelled_pattern_mrr(embedder, views, [n[:4] for n in names], labels) == 1.0
+    assert labelled_mrr(embedder, views, [n[:4] for n in names], labels) == 1.0
     # "red floral dress" → 0601 (3 words); "blue floral dress" → 0602; "red plain dress" → 0603
-    assert labelled_pattern_mrr(embedder, views, [n[:4] for n in names], labels, views.colours) == 1.0
+    assert labelled_mrr(embedder, views, [n[:4] for n in names], labels, views.colours) == 1.0
     # measured colours that disagree with the photos: "red floral dress" is now asked of 0602, whose name says
     # blue, and 0601 (3 words) outranks it
     wrong = np.array([COLOUR_NAMES.index(c) for c in ("blue", "red", "red", "red")])
-    assert labelled_pattern_mrr(embedder, views, [n[:4] for n in names], labels, wrong) < 1.0
+    assert labelled_mrr(embedder, views, [n[:4] for n in names], labels, wrong) < 1.0
 
 
 def _tiny_ccp(root):

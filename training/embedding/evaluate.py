@@ -18,7 +18,8 @@ candidate weights of the embedded model side by side (``--weights``: the photos 
   photo) → MRR on background-removed photos for each --keep mode, and on the original photos;
 - hand-labelled patterns: clothing-small validation/ photos, "<pattern> <class>", and the CCP 0601–0700 photos cut
   out with ``keep=product``, "<pattern> <garment>" of the dominant garment; each also with the measured colour
-  named ("<colour> <pattern> <class>") → MRR (reported, not gated);
+  named ("<colour> <pattern> <class>"), and the CCP photos' "<colour name> <garment>" with the colour named by eye
+  as a shopper would (any English name) → MRR (reported, not gated);
 - text encoding latency p50 (single query).
 Every model is measured with search's measured channels (colour, pattern) at the served weights, or at every
 ``--colour-weights`` × ``--pattern-weights`` pair, one column each.
@@ -42,9 +43,9 @@ from garment_search.embedding.measured_channels import colour_weight, pattern_we
 from garment_search.images import load_image_file
 from garment_search.index_file import IndexFile
 from garment_search.search import ProductIndex
-from training.embedding.heldout import (CCP_PATTERN_LABELS, PATTERN_LABELS, Heldout, ccp_photo_ids, ccp_photo_views,
+from training.embedding.heldout import (CCP_COLOUR_LABELS, CCP_PATTERN_LABELS, PATTERN_LABELS, Heldout, ccp_photo_ids, ccp_photo_views,
                                        clothing_validation_files, colour_garment_mrr, index_segmenter,
-                                       labelled_pattern_mrr, views_by_mode)
+                                       labelled_mrr, views_by_mode)
 
 QUERIES = Path(__file__).with_name("sample_queries.json")
 
@@ -125,14 +126,17 @@ def main() -> None:
     rows: dict[str, list[str]] = {}
     heldout = None if "heldout" in args.skip else Heldout.build(args.datasets, segmenter)
     pattern_judges = []  # (judge, views, their names in the labels file, labels file, measured colours or None)
+    colour_judge = None  # (views, their names in the labels file): colours named by eye
     if heldout:
+        ccp_ids = ccp_photo_ids(args.datasets / "ccp")
+        colour_judge = (heldout.ccp_photos, ccp_ids)
         clothing_files = clothing_validation_files(args.datasets / "clothing-small" / "validation")
         same_photos = len(heldout.clothing.colours) == len(clothing_files)  # the same photos, in the same order
         pattern_judges = [
             ("clothing-small validation <class>", heldout.class_views, clothing_files, PATTERN_LABELS,
              heldout.clothing.colours if same_photos else None),
-            ("CCP 0601–0700 photos (product) <garment>", heldout.ccp_photos, ccp_photo_ids(args.datasets / "ccp"),
-             CCP_PATTERN_LABELS, heldout.ccp_photos.colours)]
+            ("CCP 0601–0700 photos (product) <garment>", heldout.ccp_photos, ccp_ids, CCP_PATTERN_LABELS,
+             heldout.ccp_photos.colours)]
     photo_modes = [m for m in [*args.keep, "original"] if not (heldout and m == "product")]  # product: held out
     ccp_photos = None if "ccp-photos" in args.skip else CcpPhotos(args.datasets / "ccp", photo_modes, segmenter)
     catalogue = None if "sample" in args.skip else Catalogue([*args.keep, "original"], segmenter)
@@ -143,11 +147,14 @@ def main() -> None:
                 rows.setdefault(measure, []).append(f"{value:.3f}")
             for judge, views, names, labels, colours in pattern_judges:
                 rows.setdefault(f"{judge} pattern MRR (hand-labelled; reported, not gated)", []).append(
-                    f"{labelled_pattern_mrr(embedder, views, names, labels):.3f}")
+                    f"{labelled_mrr(embedder, views, names, labels):.3f}")
                 if colours is not None:
                     rows.setdefault(f"{judge} colour+pattern MRR (measured colour, hand-labelled pattern; reported, "
                                     "not gated)", []).append(
-                        f"{labelled_pattern_mrr(embedder, views, names, labels, colours):.3f}")
+                        f"{labelled_mrr(embedder, views, names, labels, colours):.3f}")
+            rows.setdefault("CCP 0601–0700 photos (product) <colour name> <garment> MRR (colour named by eye, any "
+                            "English name; reported, not gated)", []).append(
+                f"{labelled_mrr(embedder, *colour_judge, CCP_COLOUR_LABELS):.3f}")
         if ccp_photos:
             for mode, mrr in ccp_photos.mrr(embedder).items():
                 rows.setdefault(f"CCP 0601–0700 photos, dominant garment MRR ({mode} photos)", []).append(f"{mrr:.3f}")

@@ -13,10 +13,11 @@ Four held-out measures, never trained on:
   garment: "<colour> <garment>" → MRR (``ccp_photo_views``). The only one that judges a model on what search
   serves — photos of outfits, cut out by our masks — and the one closest to the catalogue; added in stop 10 so
   that choices between candidates rest on more judgements (stop 9's were within the noise of three).
-And two judges of pattern words, which none of those asks for (``labelled_pattern_mrr``; reported by ``evaluate``,
-not packed): clothing-small ``validation/`` photos whose pattern was labelled by eye (``pattern_labels.json``),
-"<pattern> <class>", and the CCP validation photos above, their dominant garment's pattern labelled by eye
-(``ccp_pattern_labels.json``), "<pattern> <garment>"; each pair present → MRR, also with the measured colour named.
+And judges of words none of those asks for (``labelled_mrr``; reported by ``evaluate``, not packed), labelled by
+eye: clothing-small ``validation/`` photos' patterns (``pattern_labels.json``), "<pattern> <class>"; the CCP
+validation photos above, their dominant garment's pattern (``ccp_pattern_labels.json``), "<pattern> <garment>"
+— both also with the measured colour named — and its colour as a shopper names it (``ccp_colour_labels.json``),
+"<colour name> <garment>"; each pair present → MRR.
 Photos go through the index builder's path (``embedding_view``, remove_bg's cut-out cropped to the garment, maps
 test-time-augmented: ``INDEX_TTA``).
 
@@ -216,33 +217,35 @@ def colour_garment_mrr(embedder: ImageTextEmbedder, crops: Crops) -> float:
     return attribute_mrr(embedder, [Image.fromarray(c) for c in crops.images], keys, colour_query)
 
 
-#: Hand-labelled surface patterns (each file's "_note" says how): the held-out judges of pattern words ("floral
-#: dress", "checked shirt"), which the other sets never ask for. clothing-small validation photos (keys
-#: ``class/name``) and the dominant garment of CCP validation photos (keys photo ids, labelled in stop 14 before
-#: anything was scored on them).
+#: Labels given by eye (each file's "_note" says how), the held-out judges of words the other sets never ask for:
+#: surface patterns ("floral dress", "checked shirt") of clothing-small validation photos (keys ``class/name``)
+#: and of the dominant garment of CCP validation photos (keys photo ids), and that garment's colour as a shopper
+#: names it ("mustard yellow", "periwinkle", "oatmeal": any English name, not only the palette's). The CCP ones
+#: were labelled in stop 14 before anything was scored on them.
 PATTERN_LABELS = Path(__file__).with_name("pattern_labels.json")
 CCP_PATTERN_LABELS = Path(__file__).with_name("ccp_pattern_labels.json")
+CCP_COLOUR_LABELS = Path(__file__).with_name("ccp_colour_labels.json")
 
 
-def pattern_query(pattern: str, kind: str) -> str:
-    return f"{pattern} {NOUNS[kind][0]}"
+def labelled_query(label: str, kind: str) -> str:
+    return f"{label} {NOUNS[kind][0]}"
 
 
 def colour_pattern_query(colour: int, pattern: str, kind: str) -> str:
     return f"{COLOUR_NAMES[colour]} {pattern} {NOUNS[kind][0]}"
 
 
-def labelled_pattern_mrr(embedder: ImageTextEmbedder, views: Crops, names: list[str], labels_file: Path,
-                         colours: np.ndarray | None = None) -> float:
-    """"<pattern> <garment>" over ``views`` (each named in ``names`` as ``labels_file`` keys them; its kind is the
-    garment), one query per labelled (pattern, garment) present; unlabelled views stay in the ranking as
-    distractors. With ``colours`` (each view's measured colour, same order) the queries are
+def labelled_mrr(embedder: ImageTextEmbedder, views: Crops, names: list[str], labels_file: Path,
+                 colours: np.ndarray | None = None) -> float:
+    """"<label> <garment>" over ``views`` (each named in ``names`` as ``labels_file`` keys them; its kind is the
+    garment), one query per labelled (label, garment) present; unlabelled views stay in the ranking as
+    distractors. With ``colours`` (each view's measured colour, same order; for pattern labels) the queries are
     "<colour> <pattern> <garment>": whether a pattern word and a colour word are weighed together."""
     labels = json.loads(labels_file.read_text())["labels"]
     keys = [(labels[n], kind) if n in labels else None for n, kind in zip(names, views.kinds)]
     images = [Image.fromarray(v) for v in views.images]
     if colours is None:
-        return attribute_mrr(embedder, images, keys, pattern_query)
+        return attribute_mrr(embedder, images, keys, labelled_query)
     keys = [None if k is None else (int(c), *k) for k, c in zip(keys, colours)]
     return attribute_mrr(embedder, images, keys, colour_pattern_query)
 
