@@ -42,7 +42,7 @@ def model_embedder() -> Embedder:
 
 @pytest.fixture(scope="module")
 def embedder(model_embedder):
-    """The embedder as served: the model with the colour channel at the served weight."""
+    """The embedder as served: the model with the measured channels at the served weights."""
     return with_measured_channels(model_embedder)
 
 
@@ -68,7 +68,7 @@ def test_build_rows_identities_and_flags(tiny, tiny_index, embedder, capsys):
     assert loaded.keep == "product" and loaded.built_at
     assert loaded.embeddings.dtype == np.float32
     weights = getattr(embedder, "weights", {})  # the measured channels' columns follow the image embedding
-    sizes = {"colour": len(COLOURS), "pattern": len(PATTERNS)}
+    sizes = {"colour": len(COLOURS), "pattern": len(PATTERNS), "family": 2}
     extra = sum(sizes[name] for name in weights)
     image_part = loaded.embeddings[:, :loaded.embeddings.shape[1] - extra]
     assert np.allclose(np.linalg.norm(image_part, axis=1), 1, atol=1e-4)
@@ -79,6 +79,9 @@ def test_build_rows_identities_and_flags(tiny, tiny_index, embedder, capsys):
         assert (part >= 0).all() and (part.sum(axis=1) <= weight + 1e-4).all()  # weight × shares, or none
         if name == "colour":
             assert np.allclose(part.sum(axis=1), weight, atol=1e-4)  # every photo has some colour
+        if name == "family":  # keep=product: each cut-out kept one family; the blank card, no cut-out, none
+            cut = ~np.array(loaded.no_garment)
+            assert np.allclose(part[cut].max(axis=1), weight) and not part[~cut].any()
     flagged = [p for p, f in zip(loaded.paths, loaded.no_garment) if f]
     assert [Path(p).name for p in flagged] == ["blank.png"]
 

@@ -8,8 +8,9 @@ import pytest
 from PIL import Image
 
 from garment_search.colours import COLOUR_NAMES, TONES, colour_profile, name_colour, query_colours
-from garment_search.embedding.measured_channels import (COLOUR, PATTERN, MeasuredChannels, colour_weight,
-                                                        pattern_weight, with_measured_channels)
+from garment_search.embedding.measured_channels import (COLOUR, FAMILY, PATTERN, MeasuredChannels, colour_weight,
+                                                        family_weight, pattern_weight, with_measured_channels)
+from garment_search.families import kept_family_profile, query_families, tag_kept_groups
 from garment_search.patterns import PATTERNS, pattern_profile, query_patterns
 
 
@@ -84,13 +85,16 @@ def test_channel_ranks_the_named_colour_first_and_leaves_other_queries_alone():
 
 def test_weights_are_part_of_the_identity_and_zero_turns_a_channel_off(monkeypatch):
     inner = ConstantEmbedder()
-    assert with_measured_channels(inner, 0, 0) is inner
-    assert with_measured_channels(inner, 0.1, 0).identity == "constant@test+colour0.1"
-    assert with_measured_channels(inner, 0.1, 0.02).identity == "constant@test+colour0.1+pattern0.02"
+    assert with_measured_channels(inner, 0, 0, 0) is inner
+    assert with_measured_channels(inner, 0.1, 0, 0).identity == "constant@test+colour0.1"
+    assert with_measured_channels(inner, 0.1, 0.02, 0).identity == "constant@test+colour0.1+pattern0.02"
+    assert with_measured_channels(inner, 0, 0, 0.05).identity == "constant@test+family0.05"
     monkeypatch.setenv("COLOUR_WEIGHT", "0.3")
     monkeypatch.setenv("PATTERN_WEIGHT", "0")
+    monkeypatch.setenv("FAMILY_WEIGHT", "0")
     assert colour_weight() == 0.3 and with_measured_channels(inner).identity.endswith("+colour0.3")
-    for variable, read in (("COLOUR_WEIGHT", colour_weight), ("PATTERN_WEIGHT", pattern_weight)):
+    for variable, read in (("COLOUR_WEIGHT", colour_weight), ("PATTERN_WEIGHT", pattern_weight),
+                           ("FAMILY_WEIGHT", family_weight)):
         for bad in ("-1", "nan", "strong"):
             monkeypatch.setenv(variable, bad)
             with pytest.raises(ValueError, match=f"{variable} must be a number"):
@@ -135,5 +139,60 @@ def test_reading_a_query_needs_no_opencv():
     code = ("import sys; from garment_search.embedding.measured_channels import with_measured_channels; "
             "from garment_search.colours import query_colours; query_colours('navy blue shirt'); "
             "from garment_search.patterns import query_patterns; query_patterns('floral tunic'); "
+            "from garment_search.families import query_families; query_families('blue jeans'); "
             "assert 'cv2' not in sys.modules, 'cv2 imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def named_families(text: str) -> dict[str, float]:
+    return {("top", "lower")[i]: round(float(v), 3) for i, v in enumerate(query_families(text)) if v}
+
+
+def test_queries_name_garment_families():
+    assert named_families("pastel coloured tunic") == {"top": 1.0}
+    assert named_families("floral dress") == {"top": 1.0}  # one-piece is in the top family
+    assert named_families("blue skinny jeans") == {"lower": 1.0}
+    assert named_families("white t-shirt") == {"top": 1.0}
+    assert named_families("a tunic over jeans") == {"top": 0.5, "lower": 0.5}
+    assert named_families("something red") == {}
+
+
+def test_kept_family_profile_reads_what_the_cut_out_kept():
+    view = Image.new("RGB", (8, 8), (200, 30, 40))
+    assert kept_family_profile(view).tolist() == [0, 0]  # untagged: an original photo or a size chart
+    assert kept_family_profile(tag_kept_groups(view.copy(), ["upper", "one-piece"])).tolist() == [1, 0]
+    assert kept_family_profile(tag_kept_groups(view.copy(), ["lower"])).tolist() == [0, 1]
+    assert kept_family_profile(tag_kept_groups(view.copy(), ["upper", "lower", "one-piece"])).tolist() == [0.5, 0.5]
+
+
+def test_family_channel_ranks_the_named_family_first():
+    top = tag_kept_groups(Image.new("RGB", (8, 8), (40, 84, 182)), ["upper", "one-piece"])
+    jeans = tag_kept_groups(Image.new("RGB", (8, 8), (40, 84, 182)), ["lower"])
+    channel = MeasuredChannels(ConstantEmbedder(), [(FAMILY, 0.05)])
+    photos = channel.encode_images([top, jeans])
+    assert (photos @ channel.encode_text("blue jeans"))[1] > (photos @ channel.encode_text("blue jeans"))[0]
+    assert (photos @ channel.encode_text("blue tunic"))[0] > (photos @ channel.encode_text("blue tunic"))[1]
+    colourless = channel.encode_text("something blue")
+    assert (photos @ colourless)[0] == pytest.approx((photos @ colourless)[1])  # no garment named: cosine alone
+
+
+def test_embedding_views_carry_the_groups_their_cut_out_kept():
+    from garment_search.images import DecodedImage
+    from garment_search.segmentation import embedding_view
+    from garment_search.segmentation.groups import KEPT_GROUPS_INFO
+
+    class Halves:  # a stand-in garment model: the top half is an upper garment, the bottom half a lower one
+        groups = ("upper", "lower", "one-piece")
+
+        def probabilities(self, rgb):
+            probs = np.zeros((4, 64, 48), np.float32)
+            probs[1, 8:32, 8:40] = probs[2, 32:60, 8:40] = 1
+            probs[0] = 1 - probs[1:].sum(0)
+            return probs
+
+    rgb = Image.fromarray(np.random.default_rng(0).integers(60, 200, (128, 96, 3), dtype=np.uint8))
+    image = DecodedImage(rgb, None)
+    view, empty = embedding_view(image, Halves(), "lower")
+    assert not empty and view.info[KEPT_GROUPS_INFO] == ("lower",)
+    assert kept_family_profile(view).tolist() == [0, 1]
+    assert kept_family_profile(embedding_view(image, Halves(), "garments")[0]).tolist() == [0.5, 0.5]

@@ -135,11 +135,13 @@ def test_index_of_another_model_is_503(search_fn, search_index, tmp_path, monkey
     assert resp.status_code == 503 and "model" in resp.get_json()["error"]
 
 
-@pytest.mark.parametrize("weight, says", [("0.2", "colour0.2"), ("strong", "COLOUR_WEIGHT must be a number")])
-def test_index_built_with_another_colour_weight_or_a_bad_one_is_503(search_fn, monkeypatch, weight, says):
-    """The colour channel's weight is part of the model: an index built at the served weight is not queried at
-    another, and a weight that is not a number is a clear 503, not a crash."""
-    monkeypatch.setenv("COLOUR_WEIGHT", weight)
+@pytest.mark.parametrize("variable, weight, says", [("COLOUR_WEIGHT", "0.2", "colour0.2"),
+                                                    ("COLOUR_WEIGHT", "strong", "COLOUR_WEIGHT must be a number"),
+                                                    ("FAMILY_WEIGHT", "0", "family0.05")])
+def test_index_built_with_another_channel_weight_or_a_bad_one_is_503(search_fn, monkeypatch, variable, weight, says):
+    """A channel's weight is part of the model: an index built at the served weights is not queried at others
+    (the error names the index's model), and a weight that is not a number is a clear 503, not a crash."""
+    monkeypatch.setenv(variable, weight)
     monkeypatch.setattr(search_fn.module, "_searcher", None)
     resp = ask(search_fn.app.test_client(), {"text": "navy blue tunic"})
     assert resp.status_code == 503 and says in resp.get_json()["error"]

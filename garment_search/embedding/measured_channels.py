@@ -9,7 +9,9 @@ their embedding; a channel adds the measured answer. A photo's score for a query
 
 - colour (``COLOUR_WEIGHT``): the share of the garment's pixels in each named colour (``garment_search.colours``);
 - pattern (``PATTERN_WEIGHT``): 1 where the measured pattern (plain / striped / patterned) is the one named
-  (``garment_search.patterns``; a surface the measurement is unsure of gets nothing).
+  (``garment_search.patterns``; a surface the measurement is unsure of gets nothing);
+- family (``FAMILY_WEIGHT``): 1 where the garment family the photo's cut-out kept (top or lower) is the one the
+  query's garment noun names (``garment_search.families``; the index's cut-out decides, nothing is re-measured).
 
 Each channel is folded into the vectors — the photo side appends weight × profile, the query side its weights —
 so the index, ``ProductIndex`` and every evaluation rank with the one dot product they already use, and a query
@@ -27,12 +29,15 @@ import numpy as np
 from PIL import Image
 
 from garment_search.colours import COLOURS, colour_profile, query_colours
+from garment_search.families import FAMILY_QUERY_WORDS, kept_family_profile, query_families
 from garment_search.patterns import PATTERNS, pattern_profile, query_patterns
 
-#: Served weights (environment ``COLOUR_WEIGHT`` / ``PATTERN_WEIGHT``; 0 turns a channel off). Chosen on the
-#: held-out sets, not the catalogue (docs/benchmarks.md, "Colour channel" and "Pattern channel").
+#: Served weights (environment ``COLOUR_WEIGHT`` / ``PATTERN_WEIGHT`` / ``FAMILY_WEIGHT``; 0 turns a channel
+#: off). Chosen on the held-out sets, not the catalogue (docs/benchmarks.md, "Colour channel", "Pattern channel",
+#: "Kept-family channel").
 DEFAULT_COLOUR_WEIGHT = 0.05
 DEFAULT_PATTERN_WEIGHT = 0.1
+DEFAULT_FAMILY_WEIGHT = 0.05
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class Channel:
 
 COLOUR = Channel("colour", len(COLOURS), colour_profile, query_colours)
 PATTERN = Channel("pattern", len(PATTERNS), pattern_profile, query_patterns)
+FAMILY = Channel("family", len(FAMILY_QUERY_WORDS), kept_family_profile, query_families)
 
 
 class Encoder(Protocol):
@@ -76,6 +82,11 @@ def colour_weight() -> float:
 def pattern_weight() -> float:
     """``PATTERN_WEIGHT`` from the environment (a number ≥ 0), else the served default."""
     return _weight("PATTERN_WEIGHT", DEFAULT_PATTERN_WEIGHT)
+
+
+def family_weight() -> float:
+    """``FAMILY_WEIGHT`` from the environment (a number ≥ 0), else the served default."""
+    return _weight("FAMILY_WEIGHT", DEFAULT_FAMILY_WEIGHT)
 
 
 class MeasuredChannels:
@@ -108,10 +119,12 @@ class MeasuredChannels:
         return np.concatenate(parts).astype(np.float32)
 
 
-def with_measured_channels(embedder, colour: float | None = None, pattern: float | None = None):
-    """``embedder`` with the colour and pattern channels at these weights (default: the served ones, from the
-    environment); a channel at weight 0 is left out, and with both at 0 the embedder is returned unchanged."""
+def with_measured_channels(embedder, colour: float | None = None, pattern: float | None = None,
+                           family: float | None = None):
+    """``embedder`` with the colour, pattern and family channels at these weights (default: the served ones, from
+    the environment); a channel at weight 0 is left out, and with all at 0 the embedder is returned unchanged."""
     weights = [(COLOUR, colour_weight() if colour is None else colour),
-               (PATTERN, pattern_weight() if pattern is None else pattern)]
+               (PATTERN, pattern_weight() if pattern is None else pattern),
+               (FAMILY, family_weight() if family is None else family)]
     channels = [(c, w) for c, w in weights if w > 0]
     return MeasuredChannels(embedder, channels) if channels else embedder

@@ -99,11 +99,14 @@ def cut_out(image: DecodedImage, segmenter: SegmentationSession, keep: str = DEF
 
 
 def embedding_view(image: DecodedImage, segmenter: SegmentationSession, keep: str = DEFAULT_KEEP):
-    """What the embedder sees of a catalogue photo: the cut-out cropped to the garment, or — when no garment
-    is found (a size chart) — the original photo. Returns ``(PIL image, no_garment)``."""
+    """What the embedder sees of a catalogue photo: the cut-out cropped to the garment, tagged with the groups it
+    kept (``families.tag_kept_groups``), or — when no garment is found (a size chart) — the original photo.
+    Returns ``(PIL image, no_garment)``."""
     from PIL import Image
+
+    from garment_search.families import tag_kept_groups
 
     cutout = cut_out(image, segmenter, keep)
     if cutout.has_garment:
-        return Image.fromarray(cutout.garment_crop()), False
+        return tag_kept_groups(Image.fromarray(cutout.garment_crop()), cutout.kept), False
     return image.rgb, True

@@ -39,6 +39,10 @@ CCP_HEAD_COVERINGS: tuple[str, ...] = ("scarf", "hat")
 #: top half "upper" and its hem "one-piece"; trousers and skirts under it stay a separate family.
 PRODUCT_FAMILIES: tuple[tuple[int, ...], ...] = ((UPPER, ONE_PIECE), (LOWER,))
 
+#: Key in a view's ``PIL.Image.info`` under which ``embedding_view`` records the garment groups its cut-out kept
+#: (the search's family channel reads it: ``garment_search.families``).
+KEPT_GROUPS_INFO = "garment_search.kept_groups"
+
 #: Values of remove_bg's "keep" field.
 KEEP_CHOICES: tuple[str, ...] = ("product", "garments", *GARMENT_GROUPS)
 DEFAULT_KEEP = "product"

@@ -19,6 +19,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from garment_search.colours import name_colour
+from garment_search.families import tag_kept_groups
 from garment_search.images import load_image_file
 from garment_search.segmentation import cut_out, garment_mask
 from garment_search.segmentation.masks import crop_to_mask
@@ -38,6 +39,18 @@ class Crops:
     images: np.ndarray  # N×CROP×CROP×3 uint8, black padded
     colours: np.ndarray  # N colour indices
     kinds: list[str]  # N keys of NOUNS
+    #: Index-style views only: the garment groups each one's cut-out kept (search's family channel reads them from
+    #: the image, ``pil_images``). Not saved: the lease's packed ranking runs without the measured channels.
+    kept: list[tuple[str, ...]] | None = None
+
+    def pil_images(self) -> list[Image.Image]:
+        """The crops as images, tagged with the groups their cut-out kept where that is known (as the index
+        builder's views are: ``embedding_view``)."""
+        images = [Image.fromarray(np.asarray(c)) for c in self.images]
+        for image, kept in zip(images, self.kept or ()):
+            if kept:
+                tag_kept_groups(image, list(kept))
+        return images
 
     def save(self, path: Path, jpeg_quality: int | None = None) -> None:
         """Raw pixels (lossless, ~100 MB for the training set) or, with ``jpeg_quality``, one JPEG per crop

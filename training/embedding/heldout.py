@@ -42,6 +42,7 @@ from PIL import Image
 from garment_search.colours import COLOUR_NAMES, name_colour
 from garment_search.embedding import CONFIG_DIR, EMBEDDED_MEMBER, Embedder, ModelChoice
 from garment_search.images import load_image_file
+from garment_search.segmentation.groups import KEPT_GROUPS_INFO
 from training.embedding.captions import NOUNS
 from training.embedding.data import Crops, ccp_crops, class_photos, clothing_crops, largest_garment, square
 from training.segmentation.data import VAL_IDS, ccp_files, ccp_garment_ids, ccp_label_names
@@ -116,8 +117,14 @@ def ccp_photo_views(ccp: Path, modes: list[str], segmenter) -> dict[str, Crops]:
         images.append(image)
         colours.append(name_colour(np.asarray(image.rgb)[labels == dominant]))
         kinds.append(names[dominant])
-    return {mode: Crops([np.asarray(view.convert("RGB")) for view, _ in views], np.array(colours), kinds)
+    return {mode: view_crops(views, np.array(colours), kinds)
             for mode, views in views_by_mode(images, modes, segmenter).items()}
+
+
+def view_crops(views: list[tuple[Image.Image, bool]], colours: np.ndarray, kinds: list[str]) -> Crops:
+    """``views_by_mode``' views as Crops, each with the garment groups its cut-out kept (none for originals)."""
+    return Crops([np.asarray(view.convert("RGB")) for view, _ in views], colours, kinds,
+                 [tuple(view.info.get(KEPT_GROUPS_INFO, ())) for view, _ in views])
 
 
 def ccp_photo_ids(ccp: Path) -> list[str]:
@@ -143,9 +150,8 @@ class Heldout:
     def build(cls, datasets: Path, segmenter) -> "Heldout":
         root = datasets / "clothing-small" / "validation"
         files = clothing_validation_files(root)
-        views = [np.asarray(view.convert("RGB")) for view, _ in
-                 views_by_mode([load_image_file(root / f) for f in files], ["product"], segmenter)["product"]]
-        return cls(Crops(views, np.zeros(len(files), int), [f.split("/")[0] for f in files]),
+        views = views_by_mode([load_image_file(root / f) for f in files], ["product"], segmenter)["product"]
+        return cls(view_crops(views, np.zeros(len(files), int), [f.split("/")[0] for f in files]),
                    ccp_crops(datasets / "ccp", VAL_IDS), clothing_crops(root, segmenter),
                    ccp_photo_views(datasets / "ccp", ["product"], segmenter)["product"])
 
@@ -155,7 +161,7 @@ class Heldout:
                         for c, k in zip(crops.colours, crops.kinds)}))
 
     def measure(self, embedder: ImageTextEmbedder) -> dict[str, float]:
-        views = [Image.fromarray(v) for v in self.class_views.images]
+        views = self.class_views.pil_images()
         return dict(zip(MEASURES, (class_precision(embedder, views, self.class_views.kinds),
                                    colour_garment_mrr(embedder, self.ccp),
                                    colour_garment_mrr(embedder, self.clothing),
@@ -214,7 +220,7 @@ def colour_garment_mrr(embedder: ImageTextEmbedder, crops: Crops) -> float:
     """Mean reciprocal rank of the first crop with the asked colour and garment, one query per (colour, garment)
     present."""
     keys = [(int(c), k) for c, k in zip(crops.colours, crops.kinds)]
-    return attribute_mrr(embedder, [Image.fromarray(c) for c in crops.images], keys, colour_query)
+    return attribute_mrr(embedder, crops.pil_images(), keys, colour_query)
 
 
 #: Labels given by eye (each file's "_note" says how), the held-out judges of words the other sets never ask for:
@@ -243,7 +249,7 @@ def labelled_mrr(embedder: ImageTextEmbedder, views: Crops, names: list[str], la
     "<colour> <pattern> <garment>": whether a pattern word and a colour word are weighed together."""
     labels = json.loads(labels_file.read_text())["labels"]
     keys = [(labels[n], kind) if n in labels else None for n, kind in zip(names, views.kinds)]
-    images = [Image.fromarray(v) for v in views.images]
+    images = views.pil_images()
     if colours is None:
         return attribute_mrr(embedder, images, keys, labelled_query)
     keys = [None if k is None else (int(c), *k) for k, c in zip(keys, colours)]
