@@ -125,7 +125,8 @@ def test_attribute_mrr_asks_each_key_once_and_keeps_unlabelled_images_as_distrac
     # unlabelled one first, so the labelled red one ranks second
     keys = [("green",), ("red",), ("blue",), None]
     assert attribute_mrr(_ColourEmbedder(), images, keys, lambda c: c) == pytest.approx(np.mean([1, 1, 0.5]))
-    assert labelled_query("checked", "shirt") == "checked shirt" and labelled_query("floral", "pants") == "floral trousers"
+    assert labelled_query("checked", "shirt") == "checked shirt"
+    assert labelled_query("floral", "pants") == "floral trousers"
     from garment_search.colours import COLOUR_NAMES
 
     assert colour_pattern_query(COLOUR_NAMES.index("navy blue"), "striped", "t-shirt") == "navy blue striped t-shirt"
@@ -175,8 +176,8 @@ def test_labelled_mrr_asks_pattern_and_garment_and_with_colour_also_the_colour(t
     names = ["0601-red-floral-dress", "0602-blue-floral-dress", "0603-red-plain-dress", "0604-red-floral-skirt"]
     labels = tmp_path / "labels.json"
     labels.write_text(json.dumps({"labels": {"0601": "floral", "0602": "floral", "0603": "plain"}}))
-    views = Crops(np.zeros((4, 4, 4, 3), np.uint8), np.array([COLOUR_NAMES.index(c) for c in ("red", "blue", "red", "red")]),
-                  ["dress", "dress", "dress", "skirt"])
+    colours = np.array([COLOUR_NAMES.index(c) for c in ("red", "blue", "red", "red")])
+    views = Crops(np.zeros((4, 4, 4, 3), np.uint8), colours, ["dress", "dress", "dress", "skirt"])
     embedder = Words(names)
     # "floral dress": 0601 and 0602 (both floral dresses) lead with 2 words; "plain dress": 0603 first.
     # 0604 is unlabelled: never asked for, but it stays in the ranking
