@@ -144,6 +144,18 @@ def test_pattern_labels_are_hand_labels_of_validation_photos_only():
         assert not any((root / "train" / name).exists() for name in labels)
 
 
+def test_crops_carry_the_groups_their_cut_outs_kept_into_tagged_images():
+    from garment_search.segmentation.groups import KEPT_GROUPS_INFO
+
+    views = Crops(np.zeros((2, 4, 4, 3), np.uint8), np.array([0, 1]), ["top", "skirt"], [("upper",), ("lower",)])
+    plain = Crops(np.zeros((1, 4, 4, 3), np.uint8), np.array([2]), ["dress"])
+    both = views + plain
+    assert both.kept == [("upper",), ("lower",), ()]
+    images = both.pil_images()
+    assert [im.info.get(KEPT_GROUPS_INFO) for im in images] == [("upper",), ("lower",), None]
+    assert (plain + plain).kept is None and KEPT_GROUPS_INFO not in plain.pil_images()[0].info
+
+
 def test_ccp_pattern_labels_are_hand_labels_of_ccp_validation_photos_only():
     import json
 

@@ -79,8 +79,11 @@ class Crops:
         return cls(images, z["colours"], [str(k) for k in z["kinds"]])
 
     def __add__(self, other: "Crops") -> "Crops":
+        kept = None
+        if self.kept is not None or other.kept is not None:  # a part without cut-outs adds untagged crops
+            kept = (self.kept or [()] * len(self.kinds)) + (other.kept or [()] * len(other.kinds))
         return Crops(np.concatenate([self.images, other.images]), np.concatenate([self.colours, other.colours]),
-                     self.kinds + other.kinds)
+                     self.kinds + other.kinds, kept)
 
 
 def square(rgb: np.ndarray, size: int = CROP) -> np.ndarray:
