@@ -1,8 +1,9 @@
 """The embedding index file: one row per indexed photo, plus the identities of the models that made it.
 
 Format (version 1): a NumPy ``.npz`` archive (no pickles) with
-- ``embeddings``  float32 N×D, L2-normalised image embeddings, followed by the measured channels' columns (colour,
-  pattern) when the embedder has them (``garment_search.embedding.measured_channels``; weights part of ``model``);
+- ``embeddings``  float32 N×D, L2-normalised image embeddings, followed by the measured channels' columns
+  (colour, pattern, family) when the embedder has them (``garment_search.embedding.measured_channels``; weights
+  part of ``model``);
 - ``products``    N product names (the photo's folder name);
 - ``paths``       N image paths as the builder was given them (e.g. ``sample/<product>/<photo>.jpg``);
 - ``digests``     N sha256 prefixes of the photo bytes (incremental rebuilds skip unchanged photos);

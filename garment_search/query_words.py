@@ -1,4 +1,4 @@
-"""Reading attribute words in a search query: the one reader the colour and pattern channels share."""
+"""Reading attribute words in a search query: the one reader the colour, pattern and family channels share."""
 
 from __future__ import annotations
 

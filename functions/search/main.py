@@ -35,7 +35,7 @@ def searcher() -> Searcher:
         if _searcher is None:
             try:
                 _searcher = Searcher(IndexFile.load(INDEX_PATH), with_measured_channels(load_text_encoder()))
-            except (ValueError, EmbedderUnavailable, OSError) as exc:  # InvalidIndex, a bad COLOUR_/PATTERN_WEIGHT
+            except (ValueError, EmbedderUnavailable, OSError) as exc:  # InvalidIndex, a bad channel weight
                 raise Unavailable(f"The search index is unusable: {exc}") from None
         return _searcher
 

@@ -15,8 +15,8 @@ their embedding; a channel adds the measured answer. A photo's score for a query
 
 Each channel is folded into the vectors — the photo side appends weight × profile, the query side its weights —
 so the index, ``ProductIndex`` and every evaluation rank with the one dot product they already use, and a query
-naming no colour or pattern ranks exactly as before. Weights are part of the identity, so an index is only queried
-with the channels it was built with.
+naming no colour, pattern or garment ranks exactly as before. Weights are part of the identity, so an index is
+only queried with the channels it was built with.
 """
 
 from __future__ import annotations
@@ -42,17 +42,34 @@ DEFAULT_FAMILY_WEIGHT = 0.05
 
 @dataclass(frozen=True)
 class Channel:
-    """One measured attribute: its name in identities, photo-side profile and query-side weights (same length)."""
+    """One measured attribute: its name in identities, photo-side profile and query-side weights (same length),
+    and where its served weight comes from (environment ``variable``, else ``default``)."""
 
     name: str
     size: int
     profile: Callable[[Image.Image], np.ndarray]
     query: Callable[[str], np.ndarray]
+    variable: str
+    default: float
+
+    def served_weight(self) -> float:
+        """The weight from the environment (a number ≥ 0), else the served default."""
+        raw = os.environ.get(self.variable, "").strip()
+        try:
+            weight = float(raw) if raw else self.default
+        except ValueError:
+            weight = float("nan")
+        if not weight >= 0:  # also NaN and words
+            raise ValueError(f"{self.variable} must be a number >= 0, not {raw!r}.")
+        return weight
 
 
-COLOUR = Channel("colour", len(COLOURS), colour_profile, query_colours)
-PATTERN = Channel("pattern", len(PATTERNS), pattern_profile, query_patterns)
-FAMILY = Channel("family", len(FAMILY_QUERY_WORDS), kept_family_profile, query_families)
+COLOUR = Channel("colour", len(COLOURS), colour_profile, query_colours, "COLOUR_WEIGHT", DEFAULT_COLOUR_WEIGHT)
+PATTERN = Channel("pattern", len(PATTERNS), pattern_profile, query_patterns, "PATTERN_WEIGHT", DEFAULT_PATTERN_WEIGHT)
+FAMILY = Channel("family", len(FAMILY_QUERY_WORDS), kept_family_profile, query_families, "FAMILY_WEIGHT",
+                 DEFAULT_FAMILY_WEIGHT)
+CHANNELS = (COLOUR, PATTERN, FAMILY)  # in the order their columns follow the image embedding
+colour_weight, pattern_weight, family_weight = (c.served_weight for c in CHANNELS)
 
 
 class Encoder(Protocol):
@@ -61,32 +78,6 @@ class Encoder(Protocol):
     identity: str
 
     def encode_text(self, text: str) -> np.ndarray: ...
-
-
-def _weight(variable: str, default: float) -> float:
-    raw = os.environ.get(variable, "").strip()
-    try:
-        weight = float(raw) if raw else default
-    except ValueError:
-        weight = float("nan")
-    if not weight >= 0:  # also NaN and words
-        raise ValueError(f"{variable} must be a number >= 0, not {raw!r}.")
-    return weight
-
-
-def colour_weight() -> float:
-    """``COLOUR_WEIGHT`` from the environment (a number ≥ 0), else the served default."""
-    return _weight("COLOUR_WEIGHT", DEFAULT_COLOUR_WEIGHT)
-
-
-def pattern_weight() -> float:
-    """``PATTERN_WEIGHT`` from the environment (a number ≥ 0), else the served default."""
-    return _weight("PATTERN_WEIGHT", DEFAULT_PATTERN_WEIGHT)
-
-
-def family_weight() -> float:
-    """``FAMILY_WEIGHT`` from the environment (a number ≥ 0), else the served default."""
-    return _weight("FAMILY_WEIGHT", DEFAULT_FAMILY_WEIGHT)
 
 
 class MeasuredChannels:
@@ -123,8 +114,6 @@ def with_measured_channels(embedder, colour: float | None = None, pattern: float
                            family: float | None = None):
     """``embedder`` with the colour, pattern and family channels at these weights (default: the served ones, from
     the environment); a channel at weight 0 is left out, and with all at 0 the embedder is returned unchanged."""
-    weights = [(COLOUR, colour_weight() if colour is None else colour),
-               (PATTERN, pattern_weight() if pattern is None else pattern),
-               (FAMILY, family_weight() if family is None else family)]
-    channels = [(c, w) for c, w in weights if w > 0]
+    weights = [c.served_weight() if w is None else w for c, w in zip(CHANNELS, (colour, pattern, family))]
+    channels = [(c, w) for c, w in zip(CHANNELS, weights) if w > 0]
     return MeasuredChannels(embedder, channels) if channels else embedder
