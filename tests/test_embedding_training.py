@@ -11,9 +11,9 @@ torch = pytest.importorskip("torch")
 
 from training.embedding.captions import NOUNS  # noqa: E402
 from training.embedding.data import Crops  # noqa: E402
-from training.embedding.heldout import (CCP_COLOUR_LABELS, CCP_PATTERN_LABELS, PATTERN_LABELS,  # noqa: E402
-                                       attribute_mrr, class_precision, colour_garment_mrr,
-                                       colour_pattern_query, labelled_mrr, labelled_query)
+from training.embedding.heldout import (CCP_COLOUR_LABELS, CCP_PATTERN_LABELS, CCP_SHOPPER_QUERIES,  # noqa: E402
+                                       PATTERN_LABELS, attribute_mrr, class_precision, colour_garment_mrr,
+                                       colour_pattern_query, labelled_mrr, labelled_query, shopper_mrr)
 from training.embedding.train import MEAN, SIZE, STD, PooledTextCache, augment  # noqa: E402
 from training.schedule import WarmupCosine  # noqa: E402
 
@@ -200,6 +200,53 @@ def test_labelled_mrr_asks_pattern_and_garment_and_with_colour_also_the_colour(t
     # blue, and 0601 (3 words) outranks it
     wrong = np.array([COLOUR_NAMES.index(c) for c in ("blue", "red", "red", "red")])
     assert labelled_mrr(embedder, views, [n[:4] for n in names], labels, wrong) < 1.0
+
+
+def test_ccp_shopper_queries_are_free_text_for_validation_photos_only():
+    import json
+    import re
+
+    from garment_search.colours import COLOUR_NAMES, COLOUR_WORDS, TONE_WORDS
+    from training.embedding.captions import NOUNS, PATTERN_WORDS, TEMPLATES
+    from training.segmentation.data import VAL_IDS
+
+    queries = json.loads(CCP_SHOPPER_QUERIES.read_text())["queries"]
+    assert len(queries) >= 90 and {int(i) for i in queries} <= set(VAL_IDS)  # never a training photo
+    assert all({int(i) for i in q.get("also", ())} <= set(VAL_IDS) for q in queries.values())
+    texts = [q["text"] for q in queries.values()]
+    assert len(set(texts)) == len(texts) and all(t == t.strip() and t for t in texts)
+    # phrased as shoppers do, not from the captions' words alone: most name something no caption says
+    caption_words = {w for t in TEMPLATES for w in re.findall(r"[a-z']+", t)} | \
+        {w for table in (NOUNS, PATTERN_WORDS, COLOUR_WORDS, TONE_WORDS) for key, ws in table.items()
+         for n in (key, *ws) for w in n.split()} | {w for name in COLOUR_NAMES for w in name.split()}
+    beyond = [t for t in texts if set(re.findall(r"[a-z']+", t)) - caption_words]
+    assert len(beyond) >= 0.6 * len(texts)
+
+
+def test_shopper_mrr_ranks_each_query_photo_and_counts_the_ones_it_also_describes(tmp_path):
+    import json
+
+    class Words:  # a photo matches each query word its name carries
+        def __init__(self, names):
+            self.names = names
+
+        def encode_images(self, images):
+            return np.eye(len(images), dtype=np.float32)
+
+        def encode_text(self, text):
+            return np.array([sum(w in name.split("-") for w in text.split()) for name in self.names], np.float32)
+
+    names = ["0601-black-leather-jacket", "0602-black-leather-jacket-zips", "0603-red-dress", "0604-red-skirt"]
+    queries = tmp_path / "queries.json"
+    queries.write_text(json.dumps({"queries": {
+        "0601": {"text": "black leather jacket with zips", "also": ["0602"]},  # 0602 leads (4 words): counts
+        "0603": {"text": "red dress"},  # 0603 first
+        "0604": {"text": "red"}}}))  # 0603 and 0604 tie: the stable order puts 0603 first → rank 2
+    views = Crops(np.zeros((4, 4, 4, 3), np.uint8), np.zeros(4, int), ["jacket", "jacket", "dress", "skirt"])
+    assert shopper_mrr(Words(names), views, [n[:4] for n in names], queries) == pytest.approx((1 + 1 + 0.5) / 3)
+    # a query whose photo is not among the views is not asked
+    assert shopper_mrr(Words(names[:3]), Crops(np.zeros((3, 4, 4, 3), np.uint8), np.zeros(3, int), ["a"] * 3),
+                       [n[:4] for n in names[:3]], queries) == 1.0
 
 
 def _tiny_ccp(root):

@@ -44,9 +44,10 @@ from garment_search.embedding.measured_channels import (colour_weight, family_we
 from garment_search.images import load_image_file
 from garment_search.index_file import IndexFile
 from garment_search.search import ProductIndex
-from training.embedding.heldout import (CCP_COLOUR_LABELS, CCP_PATTERN_LABELS, PATTERN_LABELS, Heldout,
-                                       ccp_photo_ids, ccp_photo_views, clothing_validation_files,
-                                       colour_garment_mrr, index_segmenter, labelled_mrr, views_by_mode)
+from training.embedding.heldout import (CCP_COLOUR_LABELS, CCP_PATTERN_LABELS, CCP_SHOPPER_QUERIES, PATTERN_LABELS,
+                                       Heldout, ccp_photo_ids, ccp_photo_views, clothing_validation_files,
+                                       colour_garment_mrr, index_segmenter, labelled_mrr, shopper_mrr,
+                                       views_by_mode)
 
 QUERIES = Path(__file__).with_name("sample_queries.json")
 
@@ -159,6 +160,8 @@ def main() -> None:
             rows.setdefault("CCP 0601–0700 photos (product) <colour name> <garment> MRR (colour named by eye, any "
                             "English name; reported, not gated)", []).append(
                 f"{labelled_mrr(embedder, *colour_judge, CCP_COLOUR_LABELS):.3f}")
+            rows.setdefault("CCP 0601–0700 photos (product) shopper free-text MRR (written by eye; reported, not "
+                            "gated)", []).append(f"{shopper_mrr(embedder, *colour_judge, CCP_SHOPPER_QUERIES):.3f}")
         if ccp_photos:
             for mode, mrr in ccp_photos.mrr(embedder).items():
                 rows.setdefault(f"CCP 0601–0700 photos, dominant garment MRR ({mode} photos)", []).append(f"{mrr:.3f}")

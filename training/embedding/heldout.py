@@ -17,7 +17,8 @@ And judges of words none of those asks for (``labelled_mrr``; reported by ``eval
 eye: clothing-small ``validation/`` photos' patterns (``pattern_labels.json``), "<pattern> <class>"; the CCP
 validation photos above, their dominant garment's pattern (``ccp_pattern_labels.json``), "<pattern> <garment>"
 — both also with the measured colour named — and its colour as a shopper names it (``ccp_colour_labels.json``),
-"<colour name> <garment>"; each pair present → MRR.
+"<colour name> <garment>"; each pair present → MRR; and free text a shopper might type for that garment
+(``ccp_shopper_queries.json``, ``shopper_mrr``), MRR of the photo.
 Photos go through the index builder's path (``embedding_view``, remove_bg's cut-out cropped to the garment, maps
 test-time-augmented: ``INDEX_TTA``).
 
@@ -231,6 +232,10 @@ def colour_garment_mrr(embedder: ImageTextEmbedder, crops: Crops) -> float:
 PATTERN_LABELS = Path(__file__).with_name("pattern_labels.json")
 CCP_PATTERN_LABELS = Path(__file__).with_name("ccp_pattern_labels.json")
 CCP_COLOUR_LABELS = Path(__file__).with_name("ccp_colour_labels.json")
+#: Free text a shopper might type for each CCP validation photo's dominant garment ("ripped blue boyfriend jeans",
+#: "leopard print coat with fur collar"), written by eye in stop 15 before anything was scored on them: every
+#: other query above is built from the captions' own words, the catalogue's and shoppers' are not.
+CCP_SHOPPER_QUERIES = Path(__file__).with_name("ccp_shopper_queries.json")
 
 
 def labelled_query(label: str, kind: str) -> str:
@@ -254,6 +259,21 @@ def labelled_mrr(embedder: ImageTextEmbedder, views: Crops, names: list[str], la
         return attribute_mrr(embedder, images, keys, labelled_query)
     keys = [None if k is None else (int(c), *k) for k, c in zip(keys, colours)]
     return attribute_mrr(embedder, images, keys, colour_pattern_query)
+
+
+def shopper_mrr(embedder: ImageTextEmbedder, views: Crops, names: list[str], queries_file: Path) -> float:
+    """Mean reciprocal rank of each written query's photo (or one it lists under "also") among ``views`` (each
+    named in ``names`` as ``queries_file`` keys them); photos without a query stay in the ranking."""
+    queries = json.loads(queries_file.read_text())["queries"]
+    emb = embedder.encode_images(views.pil_images())
+    rrs = []
+    for name, query in queries.items():
+        if name not in names:
+            continue
+        hits = {name, *query.get("also", ())}
+        ranked = [names[i] for i in np.argsort(-(emb @ embedder.encode_text(query["text"])), kind="stable")]
+        rrs.append(1.0 / (1 + next(i for i, n in enumerate(ranked) if n in hits)))
+    return float(np.mean(rrs))
 
 
 class PooledQueryEmbedder(Embedder):
