@@ -170,27 +170,30 @@ def test_ccp_pattern_labels_are_hand_labels_of_ccp_validation_photos_only():
     assert len(set(colours.values())) >= 30  # named as shoppers name them, not only the palette's 38 names
 
 
+class NameWords:
+    """An embedder in which a photo (the i-th of ``names``) matches each query word its name carries."""
+
+    def __init__(self, names):
+        self.names = names
+
+    def encode_images(self, images):
+        return np.eye(len(images), dtype=np.float32)
+
+    def encode_text(self, text):
+        return np.array([sum(w in name.split("-") for w in text.split()) for name in self.names], np.float32)
+
+
 def test_labelled_mrr_asks_pattern_and_garment_and_with_colour_also_the_colour(tmp_path):
     import json
 
     from garment_search.colours import COLOUR_NAMES
-
-    class Words:  # a photo matches each query word its name carries
-        def __init__(self, names):
-            self.names = names
-
-        def encode_images(self, images):
-            return np.eye(len(images), dtype=np.float32)
-
-        def encode_text(self, text):
-            return np.array([sum(w in name.split("-") for w in text.split()) for name in self.names], np.float32)
 
     names = ["0601-red-floral-dress", "0602-blue-floral-dress", "0603-red-plain-dress", "0604-red-floral-skirt"]
     labels = tmp_path / "labels.json"
     labels.write_text(json.dumps({"labels": {"0601": "floral", "0602": "floral", "0603": "plain"}}))
     colours = np.array([COLOUR_NAMES.index(c) for c in ("red", "blue", "red", "red")])
     views = Crops(np.zeros((4, 4, 4, 3), np.uint8), colours, ["dress", "dress", "dress", "skirt"])
-    embedder = Words(names)
+    embedder = NameWords(names)
     # "floral dress": 0601 and 0602 (both floral dresses) lead with 2 words; "plain dress": 0603 first.
     # 0604 is unlabelled: never asked for, but it stays in the ranking
     assert labelled_mrr(embedder, views, [n[:4] for n in names], labels) == 1.0
@@ -226,16 +229,6 @@ def test_ccp_shopper_queries_are_free_text_for_validation_photos_only():
 def test_shopper_mrr_ranks_each_query_photo_and_counts_the_ones_it_also_describes(tmp_path):
     import json
 
-    class Words:  # a photo matches each query word its name carries
-        def __init__(self, names):
-            self.names = names
-
-        def encode_images(self, images):
-            return np.eye(len(images), dtype=np.float32)
-
-        def encode_text(self, text):
-            return np.array([sum(w in name.split("-") for w in text.split()) for name in self.names], np.float32)
-
     names = ["0601-black-leather-jacket", "0602-black-leather-jacket-zips", "0603-red-dress", "0604-red-skirt"]
     queries = tmp_path / "queries.json"
     queries.write_text(json.dumps({"queries": {
@@ -243,9 +236,9 @@ def test_shopper_mrr_ranks_each_query_photo_and_counts_the_ones_it_also_describe
         "0603": {"text": "red dress"},  # 0603 first
         "0604": {"text": "red"}}}))  # 0603 and 0604 tie: the stable order puts 0603 first → rank 2
     views = Crops(np.zeros((4, 4, 4, 3), np.uint8), np.zeros(4, int), ["jacket", "jacket", "dress", "skirt"])
-    assert shopper_mrr(Words(names), views, [n[:4] for n in names], queries) == pytest.approx((1 + 1 + 0.5) / 3)
+    assert shopper_mrr(NameWords(names), views, [n[:4] for n in names], queries) == pytest.approx((1 + 1 + 0.5) / 3)
     # a query whose photo is not among the views is not asked
-    assert shopper_mrr(Words(names[:3]), Crops(np.zeros((3, 4, 4, 3), np.uint8), np.zeros(3, int), ["a"] * 3),
+    assert shopper_mrr(NameWords(names[:3]), Crops(np.zeros((3, 4, 4, 3), np.uint8), np.zeros(3, int), ["a"] * 3),
                        [n[:4] for n in names[:3]], queries) == 1.0
 
 

@@ -11,7 +11,8 @@ from garment_search.embedding import CONFIG_DIR, EMBEDDED_MEMBER, EMBEDDED_MODEL
 from garment_search.embedding.query_vocabulary import model_vocabulary, tower_reader, vocabulary_view, words
 from garment_search.embedding.text_onnx import EMBEDDED_TEXT_ONNX, OnnxTextEncoder
 
-VOCABULARY = frozenset({"a", "black", "dress", "grey", "navy", "blue", "shirt", "t-shirt", "women's", "striped"})
+VOCABULARY = frozenset({"a", "black", "dress", "grey", "navy", "blue", "navy blue", "shirt", "t-shirt", "women's",
+                        "striped", "long sleeve top", "off white", "top"})
 
 
 @pytest.mark.parametrize("query, view", [
@@ -22,6 +23,11 @@ VOCABULARY = frozenset({"a", "black", "dress", "grey", "navy", "blue", "shirt", 
     ("periwinkle kaftan", "periwinkle kaftan"),  # nothing known: the query as written, never an empty view
     ("gray t-shirt with pockets", "gray t-shirt"),  # "gray" is "grey"; hyphenated words stay whole
     ("women's striped boho shirt", "women's striped shirt"),
+    # phrases: a caption phrase or a multi-word prefix of one is kept whole, its lone parts never
+    ("grey short sleeve top", "grey top"),  # not "grey sleeve top": captions said "sleeve" only as "long sleeve top"
+    ("navy long sleeve dress", "navy long sleeve dress"),
+    ("off white top with bows", "off white top"),
+    ("off the shoulder top", "top"),
     ("", ""),
 ])
 def test_vocabulary_view_keeps_known_words_in_order(query, view):
@@ -35,8 +41,9 @@ def test_our_configs_ship_the_captions_vocabulary():
     config = json.loads((CONFIG_DIR / f"{EMBEDDED_MEMBER}.json").read_text())
     assert config["query_vocabulary"] == caption_vocabulary()  # retrain with new caption words → update the config
     assert model_vocabulary(EMBEDDED_MODEL) == model_vocabulary(EMBEDDED_MEMBER) == frozenset(caption_vocabulary())
-    assert {"tunic", "navy", "striped", "t-shirt"} <= model_vocabulary(EMBEDDED_MODEL)
-    assert all(words(w) == [w] for w in config["query_vocabulary"])
+    assert {"tunic", "navy", "navy blue", "long sleeve top", "striped", "t-shirt"} <= model_vocabulary(EMBEDDED_MODEL)
+    assert all(" ".join(words(p)) == p for p in config["query_vocabulary"])  # lower case, one space between words
+    assert "sleeve" not in model_vocabulary(EMBEDDED_MODEL)  # only ever inside "long sleeve top"
 
 
 def test_only_our_models_read_a_view_and_the_switch_turns_it_off(monkeypatch):

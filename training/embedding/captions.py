@@ -97,13 +97,14 @@ def _article(text: str) -> str:
 
 
 def caption_vocabulary() -> list[str]:
-    """Every word a training caption can contain (``query_words.words`` of each template, colour, tone, pattern and
-    garment wording), sorted: the words the towers were trained against. Our model configs ship it as
-    ``query_vocabulary`` (``garment_search.embedding.query_vocabulary``); a test keeps the two equal."""
+    """Every phrase a training caption is made of — each template's words, each colour, tone, pattern and garment
+    wording whole ("navy blue", "long sleeve top") — lower case, sorted: what the towers were trained against. Our
+    model configs ship it as ``query_vocabulary`` (``garment_search.embedding.query_vocabulary``); a test keeps
+    the two equal."""
     from garment_search.embedding.query_vocabulary import words
 
-    phrases = [re.sub(r"\{[a-z0-9]+\}", " ", t) for t in TEMPLATES + TONE_TEMPLATES]
-    for table in (COLOUR_WORDS, TONE_WORDS, PATTERN_WORDS, NOUNS):
+    phrases = [w for t in TEMPLATES + TONE_TEMPLATES for w in words(re.sub(r"\{[a-z0-9]+\}", " ", t))] + ["an"]
+    for table in (COLOUR_WORDS, TONE_WORDS, PATTERN_WORDS, NOUNS):  # "an": _article's
         phrases += [w for key, wordings in table.items() for w in (key, *wordings)]
-    phrases += [*COLOUR_NAMES, *TONE_NAMES, *PATTERNS, "an"]  # "an": _article's
-    return sorted({w for phrase in phrases for w in words(phrase)})
+    phrases += [*COLOUR_NAMES, *TONE_NAMES, *PATTERNS]
+    return sorted({" ".join(words(p)) for p in phrases})
