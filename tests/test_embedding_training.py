@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 from training.embedding.captions import NOUNS  # noqa: E402
 from training.embedding.data import Crops  # noqa: E402
 from training.embedding.heldout import (CCP_COLOUR_LABELS, CCP_PATTERN_LABELS, CCP_SHOPPER_QUERIES,  # noqa: E402
-                                       PATTERN_LABELS, attribute_mrr, class_precision, colour_garment_mrr,
+                                       CLOTHING_SHOPPER_QUERIES, PATTERN_LABELS, attribute_mrr, class_precision, colour_garment_mrr,
                                        colour_pattern_query, labelled_mrr, labelled_query, shopper_mrr)
 from training.embedding.train import MEAN, SIZE, STD, PooledTextCache, augment  # noqa: E402
 from training.schedule import WarmupCosine  # noqa: E402
@@ -205,25 +205,37 @@ def test_labelled_mrr_asks_pattern_and_garment_and_with_colour_also_the_colour(t
     assert labelled_mrr(embedder, views, [n[:4] for n in names], labels, wrong) < 1.0
 
 
-def test_ccp_shopper_queries_are_free_text_for_validation_photos_only():
-    import json
+def _free_text(texts: list[str]) -> bool:
+    """Distinct queries, most of them naming something no caption says (phrased as shoppers do)."""
     import re
 
     from garment_search.colours import COLOUR_NAMES, COLOUR_WORDS, TONE_WORDS
     from training.embedding.captions import NOUNS, PATTERN_WORDS, TEMPLATES
+
+    caption_words = {w for t in TEMPLATES for w in re.findall(r"[a-z']+", t)} | \
+        {w for table in (NOUNS, PATTERN_WORDS, COLOUR_WORDS, TONE_WORDS) for key, ws in table.items()
+         for n in (key, *ws) for w in n.split()} | {w for name in COLOUR_NAMES for w in name.split()}
+    beyond = [t for t in texts if set(re.findall(r"[a-z']+", t)) - caption_words]
+    return len(set(texts)) == len(texts) and all(t == t.strip() and t for t in texts) and len(beyond) >= 0.6 * len(texts)
+
+
+def test_shopper_queries_are_free_text_for_validation_photos_only():
+    import json
+
     from training.segmentation.data import VAL_IDS
 
     queries = json.loads(CCP_SHOPPER_QUERIES.read_text())["queries"]
     assert len(queries) >= 90 and {int(i) for i in queries} <= set(VAL_IDS)  # never a training photo
     assert all({int(i) for i in q.get("also", ())} <= set(VAL_IDS) for q in queries.values())
-    texts = [q["text"] for q in queries.values()]
-    assert len(set(texts)) == len(texts) and all(t == t.strip() and t for t in texts)
-    # phrased as shoppers do, not from the captions' words alone: most name something no caption says
-    caption_words = {w for t in TEMPLATES for w in re.findall(r"[a-z']+", t)} | \
-        {w for table in (NOUNS, PATTERN_WORDS, COLOUR_WORDS, TONE_WORDS) for key, ws in table.items()
-         for n in (key, *ws) for w in n.split()} | {w for name in COLOUR_NAMES for w in name.split()}
-    beyond = [t for t in texts if set(re.findall(r"[a-z']+", t)) - caption_words]
-    assert len(beyond) >= 0.6 * len(texts)
+    assert _free_text([q["text"] for q in queries.values()])
+    clothing = json.loads(CLOTHING_SHOPPER_QUERIES.read_text())["queries"]
+    classes = {name.split("/")[0] for name in clothing}
+    assert len(clothing) >= 50 and len(classes) == 10  # every class folder of validation/, never train/
+    root = Path("../shared/datasets/clothing-small")
+    if root.is_dir():  # validation photos, never training ones
+        assert all((root / "validation" / name).is_file() for name in clothing)
+        assert not any((root / "train" / name).exists() for name in clothing)
+    assert _free_text([q["text"] for q in clothing.values()])
 
 
 def test_shopper_mrr_ranks_each_query_photo_and_counts_the_ones_it_also_describes(tmp_path):

@@ -44,8 +44,8 @@ from garment_search.embedding.measured_channels import (colour_weight, family_we
 from garment_search.images import load_image_file
 from garment_search.index_file import IndexFile
 from garment_search.search import ProductIndex
-from training.embedding.heldout import (CCP_COLOUR_LABELS, CCP_PATTERN_LABELS, CCP_SHOPPER_QUERIES, PATTERN_LABELS,
-                                       Heldout, ccp_photo_ids, ccp_photo_views, clothing_validation_files,
+from training.embedding.heldout import (CCP_COLOUR_LABELS, CCP_PATTERN_LABELS, CCP_SHOPPER_QUERIES,
+                                       CLOTHING_SHOPPER_QUERIES, PATTERN_LABELS, Heldout, ccp_photo_ids, ccp_photo_views, clothing_validation_files,
                                        colour_garment_mrr, index_segmenter, labelled_mrr, shopper_mrr,
                                        views_by_mode)
 
@@ -132,10 +132,12 @@ def main() -> None:
     heldout = None if "heldout" in args.skip else Heldout.build(args.datasets, segmenter)
     pattern_judges = []  # (judge, views, their names in the labels file, labels file, measured colours or None)
     colour_judge = None  # (views, their names in the labels file): colours named by eye
+    shopper_judge = None  # (clothing-small views, their names in the queries file): free text written by eye
     if heldout:
         ccp_ids = ccp_photo_ids(args.datasets / "ccp")
         colour_judge = (heldout.ccp_photos, ccp_ids)
         clothing_files = clothing_validation_files(args.datasets / "clothing-small" / "validation")
+        shopper_judge = (heldout.class_views, clothing_files)
         same_photos = len(heldout.clothing.colours) == len(clothing_files)  # the same photos, in the same order
         pattern_judges = [
             ("clothing-small validation <class>", heldout.class_views, clothing_files, PATTERN_LABELS,
@@ -162,6 +164,8 @@ def main() -> None:
                 f"{labelled_mrr(embedder, *colour_judge, CCP_COLOUR_LABELS):.3f}")
             rows.setdefault("CCP 0601–0700 photos (product) shopper free-text MRR (written by eye; reported, not "
                             "gated)", []).append(f"{shopper_mrr(embedder, *colour_judge, CCP_SHOPPER_QUERIES):.3f}")
+            rows.setdefault("clothing-small validation shopper free-text MRR (written by eye; reported, not gated)",
+                            []).append(f"{shopper_mrr(embedder, *shopper_judge, CLOTHING_SHOPPER_QUERIES):.3f}")
         if ccp_photos:
             for mode, mrr in ccp_photos.mrr(embedder).items():
                 rows.setdefault(f"CCP 0601–0700 photos, dominant garment MRR ({mode} photos)", []).append(f"{mrr:.3f}")

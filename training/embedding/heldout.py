@@ -18,7 +18,8 @@ eye: clothing-small ``validation/`` photos' patterns (``pattern_labels.json``), 
 validation photos above, their dominant garment's pattern (``ccp_pattern_labels.json``), "<pattern> <garment>"
 — both also with the measured colour named — and its colour as a shopper names it (``ccp_colour_labels.json``),
 "<colour name> <garment>"; each pair present → MRR; and free text a shopper might type for that garment
-(``ccp_shopper_queries.json``, ``shopper_mrr``), MRR of the photo.
+(``ccp_shopper_queries.json``, ``shopper_mrr``), MRR of the photo; and such free text for clothing-small
+validation photos (``clothing_shopper_queries.json``).
 Photos go through the index builder's path (``embedding_view``, remove_bg's cut-out cropped to the garment, maps
 test-time-augmented: ``INDEX_TTA``).
 
@@ -236,6 +237,8 @@ CCP_COLOUR_LABELS = Path(__file__).with_name("ccp_colour_labels.json")
 #: "leopard print coat with fur collar"), written by eye in stop 15 before anything was scored on them: every
 #: other query above is built from the captions' own words, the catalogue's and shoppers' are not.
 CCP_SHOPPER_QUERIES = Path(__file__).with_name("ccp_shopper_queries.json")
+#: The same for 60 clothing-small validation photos (product shots and flat lays; keys ``class/file``).
+CLOTHING_SHOPPER_QUERIES = Path(__file__).with_name("clothing_shopper_queries.json")
 
 
 def labelled_query(label: str, kind: str) -> str:

@@ -2,6 +2,7 @@
 
     python -m training.segmentation.evaluate --ccp ../shared/datasets/ccp            # garment model + u2netp baseline
     python -m training.segmentation.evaluate --models garment --garment-model /tmp/candidate.onnx
+    python -m training.segmentation.evaluate --models garment --clothing      # also flat lays (clothing-small)
 
 Every number is pooled over the photos (sum of intersections / sum of unions or of label pixels). Pixels whose
 original is nearly black (max channel < 40) are ignored: a black garment on black is invisible in the answer.
@@ -15,6 +16,11 @@ original is nearly black (max channel < 40) are ignored: a black garment on blac
   of a perfect family split of the ``garments`` mask (garments mask ∩ labelled family: the ceiling the
   garment-versus-rest mask allows)
 - <group> IoU: the mask for ``keep=<group>`` against that group's labels
+- flat lays (``--clothing``): clothing-small *validation* photos of one garment each (product shots and flat lays;
+  hats and shoes left out), the group its class folder names: the share of photos whose garment pixels the model
+  gives mostly to that group, and whose ``product`` family is that group's (what remove_bg keeps and what the
+  search's family channel reads), per folder — the garment's own shape, without a body around it to tell a skirt
+  from a dress
 - group confusion (``--confusion``): for each labelled class, where its pixels go in the model's argmax at model
   resolution — a diagnostic for the per-group numbers (which group steals which)
 """
@@ -32,12 +38,16 @@ from PIL import Image
 
 from garment_search.images import load_image_file
 from garment_search.segmentation import mask_for_classes, mask_from_probabilities
-from garment_search.segmentation.groups import CCP_HEAD_COVERINGS, CCP_SKIN_HAIR, CLASS_NAMES, GARMENT_GROUPS, PRODUCT_FAMILIES
+from garment_search.segmentation.groups import (CCP_GROUP_LABELS, CCP_HEAD_COVERINGS, CCP_SKIN_HAIR, CLASS_NAMES,
+                                                GARMENT_GROUPS, PRODUCT_FAMILIES, UPPER)
 from garment_search.segmentation.masks import kept_classes
 from garment_search.segmentation.sessions import new_segmentation_session
 from training.segmentation.data import VAL_IDS, ccp_class_table, ccp_files, ccp_label_ids
 
 DARK_THRESHOLD = 40
+#: clothing-small class folder → the garment group it shows (CCP's names where they coincide).
+FOLDER_GROUPS: dict[str, int] = {**{name: group for group, names in CCP_GROUP_LABELS.items() for name in names},
+                                 "longsleeve": UPPER, "outwear": UPPER}
 
 
 def dominant_group(classes: np.ndarray) -> int:
@@ -128,6 +138,29 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
     return out
 
 
+def flat_lays(model: str, root: Path, limit: int | None = None) -> dict[str, float | str]:
+    """Flat-lay group and product-family agreement (see the module docstring) over ``root``'s class folders."""
+    session = new_segmentation_session(model)
+    right: dict[str, list[bool]] = defaultdict(list)
+    family: dict[str, list[bool]] = defaultdict(list)
+    for folder in sorted(p for p in root.iterdir() if p.name in FOLDER_GROUPS):
+        group = FOLDER_GROUPS[folder.name]
+        for path in sorted(folder.iterdir())[:limit]:
+            probs = session.probabilities(load_image_file(path).rgb)
+            garment = probs[0] < 0.5
+            votes = np.bincount(probs[1:].argmax(0)[garment], minlength=len(GARMENT_GROUPS))
+            right[folder.name].append(garment.any() and int(votes.argmax()) + 1 == group)
+            family[folder.name].append(group in kept_classes(probs, session.groups, "product"))
+    every = [v for votes in right.values() for v in votes]
+    out: dict[str, float | str] = {
+        "flat_lay_photos": len(every),
+        "flat_lay_group_right": float(np.mean(every)),
+        "flat_lay_family_right": float(np.mean([v for votes in family.values() for v in votes])),
+    }
+    out.update({f"flat_lay_group_right_{name}": f"{sum(v)}/{len(v)}" for name, v in right.items()})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ccp", type=Path, default=Path("../shared/datasets/ccp"))
@@ -135,13 +168,20 @@ def main() -> None:
     ap.add_argument("--garment-model", help="ONNX file to evaluate instead of models/garment_u2netp.onnx")
     ap.add_argument("--limit", type=int)
     ap.add_argument("--confusion", action="store_true", help="also print the garment model's group confusion")
+    ap.add_argument("--clothing", type=Path, nargs="?", const=Path("../shared/datasets/clothing-small/validation"),
+                    help="also measure flat lays: clothing-small validation photos of one garment each (default "
+                    "folder when given without a value)")
     args = ap.parse_args()
     if args.garment_model:
         os.environ["GARMENT_MODEL_PATH"] = args.garment_model
     confusion = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), np.int64)
     rows = [evaluate(m, args.ccp, args.limit, confusion if m == "garment" and args.confusion else None)
             for m in args.models]
-    keys = [k for k in rows[0] if k not in ("model",)]
+    if args.clothing:  # only models that tell groups apart
+        for row, m in zip(rows, args.models):
+            if len(new_segmentation_session(m).groups) > 1:
+                row.update(flat_lays(m, args.clothing, args.limit))
+    keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k != "model"]
     print("| metric | " + " | ".join(r["model"] for r in rows) + " |")
     print("|---|" + "---|" * len(rows))
     for k in keys:
