@@ -12,8 +12,9 @@ torch = pytest.importorskip("torch")
 from training.embedding.captions import NOUNS  # noqa: E402
 from training.embedding.data import Crops  # noqa: E402
 from training.embedding.heldout import (CCP_COLOUR_LABELS, CCP_PATTERN_LABELS, CCP_SHOPPER_QUERIES,  # noqa: E402
-                                       CLOTHING_SHOPPER_QUERIES, PATTERN_LABELS, attribute_mrr, class_precision, colour_garment_mrr,
-                                       colour_pattern_query, labelled_mrr, labelled_query, shopper_mrr)
+                                       CLOTHING_SHOPPER_QUERIES, PATTERN_LABELS, attribute_mrr, class_precision,
+                                       colour_garment_mrr, colour_pattern_query, labelled_mrr, labelled_query,
+                                       shopper_mrr)
 from training.embedding.train import MEAN, SIZE, STD, PooledTextCache, augment  # noqa: E402
 from training.schedule import WarmupCosine  # noqa: E402
 
@@ -216,7 +217,8 @@ def _free_text(texts: list[str]) -> bool:
         {w for table in (NOUNS, PATTERN_WORDS, COLOUR_WORDS, TONE_WORDS) for key, ws in table.items()
          for n in (key, *ws) for w in n.split()} | {w for name in COLOUR_NAMES for w in name.split()}
     beyond = [t for t in texts if set(re.findall(r"[a-z']+", t)) - caption_words]
-    return len(set(texts)) == len(texts) and all(t == t.strip() and t for t in texts) and len(beyond) >= 0.6 * len(texts)
+    distinct = len(set(texts)) == len(texts) and all(t == t.strip() and t for t in texts)
+    return distinct and len(beyond) >= 0.6 * len(texts)
 
 
 def test_shopper_queries_are_free_text_for_validation_photos_only():

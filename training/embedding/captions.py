@@ -103,8 +103,9 @@ def caption_vocabulary() -> list[str]:
     the two equal."""
     from garment_search.embedding.query_vocabulary import words
 
-    phrases = [w for t in TEMPLATES + TONE_TEMPLATES for w in words(re.sub(r"\{[a-z0-9]+\}", " ", t))] + ["an"]
-    for table in (COLOUR_WORDS, TONE_WORDS, PATTERN_WORDS, NOUNS):  # "an": _article's
+    phrases = [w for t in TEMPLATES + TONE_TEMPLATES for w in words(re.sub(r"\{[a-z0-9]+\}", " ", t))]
+    phrases.append("an")  # _article's "an orange top"
+    for table in (COLOUR_WORDS, TONE_WORDS, PATTERN_WORDS, NOUNS):
         phrases += [w for key, wordings in table.items() for w in (key, *wordings)]
     phrases += [*COLOUR_NAMES, *TONE_NAMES, *PATTERNS]
     return sorted({" ".join(words(p)) for p in phrases})

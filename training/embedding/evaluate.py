@@ -45,9 +45,9 @@ from garment_search.images import load_image_file
 from garment_search.index_file import IndexFile
 from garment_search.search import ProductIndex
 from training.embedding.heldout import (CCP_COLOUR_LABELS, CCP_PATTERN_LABELS, CCP_SHOPPER_QUERIES,
-                                       CLOTHING_SHOPPER_QUERIES, PATTERN_LABELS, Heldout, ccp_photo_ids, ccp_photo_views, clothing_validation_files,
-                                       colour_garment_mrr, index_segmenter, labelled_mrr, shopper_mrr,
-                                       views_by_mode)
+                                       CLOTHING_SHOPPER_QUERIES, PATTERN_LABELS, Heldout, ccp_photo_ids,
+                                       ccp_photo_views, clothing_validation_files, colour_garment_mrr,
+                                       index_segmenter, labelled_mrr, shopper_mrr, views_by_mode)
 
 QUERIES = Path(__file__).with_name("sample_queries.json")
 

@@ -139,8 +139,11 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
 
 
 def flat_lays(model: str, root: Path, limit: int | None = None) -> dict[str, float | str]:
-    """Flat-lay group and product-family agreement (see the module docstring) over ``root``'s class folders."""
+    """Flat-lay group and product-family agreement (see the module docstring) over ``root``'s class folders;
+    nothing for a model without groups (the person baseline)."""
     session = new_segmentation_session(model)
+    if len(session.groups) == 1:
+        return {}
     right: dict[str, list[bool]] = defaultdict(list)
     family: dict[str, list[bool]] = defaultdict(list)
     for folder in sorted(p for p in root.iterdir() if p.name in FOLDER_GROUPS):
@@ -177,10 +180,9 @@ def main() -> None:
     confusion = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), np.int64)
     rows = [evaluate(m, args.ccp, args.limit, confusion if m == "garment" and args.confusion else None)
             for m in args.models]
-    if args.clothing:  # only models that tell groups apart
+    if args.clothing:
         for row, m in zip(rows, args.models):
-            if len(new_segmentation_session(m).groups) > 1:
-                row.update(flat_lays(m, args.clothing, args.limit))
+            row.update(flat_lays(m, args.clothing, args.limit))
     keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k != "model"]
     print("| metric | " + " | ".join(r["model"] for r in rows) + " |")
     print("|---|" + "---|" * len(rows))
