@@ -114,6 +114,7 @@ def test_other_methods_405_and_get_describes(client):
     body = client.get("/").get_json()
     assert body["service"] == "search" and body["products"] == 3 and body["default_n"] == 5
     assert body["text_encoder"] == "OnnxTextEncoder"  # torch-free serving path by default
+    assert body["query_vocabulary_view"] is True and set(body["channel_weights"]) == {"colour", "pattern", "family"}
 
 
 def test_unusable_index_is_503(search_fn, tmp_path, monkeypatch):

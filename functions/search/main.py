@@ -57,11 +57,13 @@ def search(request: flask.Request) -> flask.Response:
     with request_scope("search", request) as log:
         if request.method == "GET":
             s = searcher()
+            encoder = getattr(s.embedder, "inner", s.embedder)
             log["response"] = json_response({
                 "service": "search", "usage": 'POST {"text": "pastel coloured tunic", "n": 5}',
                 "default_n": DEFAULT_N, "max_n": MAX_N, "products": len(s.products), "model": s.products.model,
-                "text_encoder": type(getattr(s.embedder, "inner", s.embedder)).__name__,
+                "text_encoder": type(encoder).__name__,
                 "channel_weights": getattr(s.embedder, "weights", {}),
+                "query_vocabulary_view": getattr(getattr(encoder, "tower_text", None), "vocabulary", None) is not None,
             })
             return log["response"]
         require_post(request)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import dataclass
 from functools import cache
 
 #: A word: letters, with inner hyphens and apostrophes kept ("t-shirt", "women's").
@@ -81,8 +82,17 @@ def model_vocabulary(name: str) -> frozenset[str] | None:
     return frozenset(vocabulary) if vocabulary else None
 
 
-def tower_reader(name: str):
-    """``text -> text`` the towers of model ``name`` read: its vocabulary view where it has a vocabulary and the
-    view is on, else the text as written."""
-    vocabulary = model_vocabulary(name) if view_enabled() else None
-    return (lambda text: vocabulary_view(text, vocabulary)) if vocabulary else (lambda text: text)
+@dataclass(frozen=True)
+class TowerReader:
+    """``text -> text`` a model's towers read: the vocabulary view when ``vocabulary`` is set, else the text."""
+
+    vocabulary: frozenset[str] | None
+
+    def __call__(self, text: str) -> str:
+        return vocabulary_view(text, self.vocabulary) if self.vocabulary else text
+
+
+def tower_reader(name: str) -> TowerReader:
+    """How the towers of model ``name`` read a query: its vocabulary view where it has a vocabulary and the view
+    is on, else as written."""
+    return TowerReader(model_vocabulary(name) if view_enabled() else None)
