@@ -29,6 +29,13 @@ NEGATIVE_SHARE = 0.06  # drawn catalogue pages (size charts, tables) that contai
 HARD_NEGATIVE = len(CLASS_NAMES)
 
 
+#: clothing-small class folder → the CCP label its single garment would carry (hats and shoes are no garment group).
+CLOTHING_FOLDER_LABELS: dict[str, str] = {
+    "dress": "dress", "skirt": "skirt", "pants": "pants", "shorts": "shorts", "t-shirt": "t-shirt",
+    "shirt": "shirt", "longsleeve": "top", "outwear": "jacket",
+}
+
+
 def fold_ids(fold: int, folds: int) -> tuple[list[int], list[int]]:
     """(training ids, held-out ids) of cross-validation fold ``fold`` (1-based) of ``folds`` over TRAIN_IDS.
 
@@ -93,7 +100,8 @@ class CCPSegmentation(torch.utils.data.Dataset):
 
     def __init__(self, root: Path, ids: Iterable[int], out_hw: tuple[int, int], train: bool, cache_height: int = 560,
                  negative_share: float = NEGATIVE_SHARE, zoom_share: float = ZOOM_SHARE,
-                 hard_negatives: bool = False) -> None:
+                 hard_negatives: bool = False, extra: Path | None = None) -> None:
+        """``extra``: another folder in CCP's layout and label ids (``flat_lays``), every photo of it added."""
         self.out_hw = out_hw
         self.negative_share = negative_share
         self.zoom_share = zoom_share
@@ -102,7 +110,12 @@ class CCPSegmentation(torch.utils.data.Dataset):
         self.targets = torch.from_numpy(ccp_target_table(root, hard_negatives)).long()
         self.images: list[torch.Tensor] = []
         self.labels: list[torch.Tensor] = []
-        for img_path, lab_path in ccp_files(root, ids):
+        pairs = ccp_files(root, ids)
+        if extra is not None:
+            if ccp_label_names(extra) != ccp_label_names(root):
+                raise ValueError(f"{extra} does not use {root}'s label ids")
+            pairs += ccp_files(extra, range(1, 10_000))
+        for img_path, lab_path in pairs:
             img, lab = load_pair(img_path, lab_path, cache_height)
             self.images.append(torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1))
             self.labels.append(torch.from_numpy(np.asarray(lab).copy()))

@@ -15,11 +15,14 @@
 # FOLDS=N trains each recipe N times, once per cross-validation fold of the training photos (train.py --fold),
 # into $OUT/<recipe>-fold<K>of<N>/: out-of-fold models for fitting the product pick (family_pick.py).
 # On a lease (64 MiB travel): CCP=.devdata/ccp from `python -m training.segmentation.shrink_ccp`, and
-# U2NETP=.devdata/models/u2netp.onnx, a copy of models/.cache/u2netp.onnx; carry .devdata.
+# U2NETP=.devdata/models/u2netp.onnx, a copy of models/.cache/u2netp.onnx; carry .devdata. The recipe
+# continued-flatlays also trains on FLATLAYS (docs/benchmarks.md, "A lone garment's group"): judge it with
+# `evaluate --clothing` as well as the CCP rows.
 set -uo pipefail
 CCP=${CCP:-../shared/datasets/ccp}
 U2NETP=${U2NETP:-models/.cache/u2netp.onnx}
 INIT=${INIT:-models/garment_u2netp.onnx}
+FLATLAYS=${FLATLAYS:-.devdata/flatlays}   # clothing-small single garments (python -m training.segmentation.flat_lays)
 EPOCHS=${EPOCHS:-55}
 LIMIT=${LIMIT:-500}        # seconds each run may take, loading included
 MINUTES=${MINUTES:-}       # fit each run's epochs into this many minutes of training (empty: run EPOCHS)
@@ -39,6 +42,8 @@ recipe() {
         continued-onepiece)    echo --init "$INIT" --lr 1.5e-4 --head-lr-mult 3 --class-weights 1,1,1.3,2.5 ;;
         continued-heads)       echo --init "$INIT" --lr 1.5e-4 --head-lr-mult 3 --class-weights 1,1,1.3,1.7 \
                                     --head-covering-weight 4 ;;
+        continued-flatlays)    echo --init "$INIT" --lr 1.5e-4 --head-lr-mult 3 --class-weights 1,1,1.3,1.7 \
+                                    --extra-ccp "$FLATLAYS" ;;
         *) echo "unknown recipe $1" >&2; return 1 ;;
     esac
 }

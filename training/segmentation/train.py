@@ -200,6 +200,9 @@ def main() -> None:
     ap.add_argument("--cache-height", type=int, default=560, help="height the photos are kept at before cropping")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--val-every", type=int, default=2, help="validate every this many epochs (and at the end)")
+    ap.add_argument("--extra-ccp", type=Path,
+                    help="also train on every photo of this folder in CCP's layout: clothing-small single garments "
+                    "labelled by class folder (python -m training.segmentation.flat_lays)")
     ap.add_argument("--fold", help="K/N: train on the training photos outside cross-validation fold K of N and "
                     "validate on that fold (out-of-fold models for fitting rules; see data.fold_ids)")
     ap.add_argument("--max-minutes", type=float,
@@ -221,7 +224,7 @@ def main() -> None:
         print(f"fold {fold}/{folds}: {len(train_ids)} training photos, {len(val_ids)} held out", flush=True)
     train = CCPSegmentation(args.ccp, train_ids, hw, train=True, cache_height=args.cache_height,
                             negative_share=args.negative_share, zoom_share=args.zoom_share,
-                            hard_negatives=args.head_covering_weight > 0)
+                            hard_negatives=args.head_covering_weight > 0, extra=args.extra_ccp)
     val = CCPSegmentation(args.ccp, val_ids, hw, train=False, cache_height=args.cache_height)
     model = build_model(args.u2netp)
     if args.init and args.init.suffix == ".onnx":  # an exported garment model, e.g. the shipped one

@@ -1,0 +1,78 @@
+"""Single garments of clothing-small as CCP-style training photos: the group by class folder, the shape by our mask.
+
+    python -m training.segmentation.flat_lays --out .devdata/flatlays      # ~480 photos, a few MB, ~5 min here
+
+v6 reads a lone skirt as one-piece 11 times in 12 (``evaluate --clothing``; docs/benchmarks.md, "A lone garment's
+group"): it learned a garment's group from where it sits on a body. clothing-small's *training* photos each show one
+garment whose group its folder names, so each becomes a pseudo-labelled photo: the served segmenter's ``garments``
+mask (test-time augmented) labelled with the CCP label of the folder (``data.CLOTHING_FOLDER_LABELS``), background
+elsewhere (training replaces it, as for CCP). Written in CCP's own layout (``images/NNNN.jpg``, ``labels/NNNN.png``,
+CCP's ``label_names.json``) at the height training caches photos at, so ``train.py --extra-ccp`` reads it with
+CCP's loader and augmentations, and it travels to a GPU lease like ``shrink_ccp``'s copy. Photos whose mask is
+nearly empty or nearly everything (segmentation failed) are left out. Third-party data: git-ignored, never
+committed. Validation photos are never used (they are ``evaluate --clothing``'s judge).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from garment_search.images import load_image_file
+from garment_search.segmentation import mask_from_probabilities
+from training.segmentation.data import CLOTHING_FOLDER_LABELS, ccp_label_names
+
+#: A usable mask covers between these shares of the photo.
+MIN_COVER, MAX_COVER = 0.05, 0.95
+
+
+def write_flat_lays(clothing_train: Path, ccp: Path, out: Path, segmenter, per_folder: int, height: int,
+                    quality: int = 85) -> dict[str, int]:
+    """Write up to ``per_folder`` pseudo-labelled photos of each garment folder (sorted file order) into ``out``;
+    returns how many each folder gave."""
+    ids = {name: i for i, name in ccp_label_names(ccp).items()}
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "labels").mkdir(parents=True, exist_ok=True)
+    shutil.copy(ccp / "label_names.json", out / "label_names.json")
+    counts, number = {}, 0
+    for folder, label in CLOTHING_FOLDER_LABELS.items():
+        counts[folder] = 0
+        for path in sorted((clothing_train / folder).glob("*"))[:per_folder]:
+            image = load_image_file(path)
+            mask, _ = mask_from_probabilities(image, segmenter.probabilities(image.rgb), segmenter.groups, "garments")
+            if not MIN_COVER <= mask.mean() <= MAX_COVER:
+                continue
+            number += 1
+            labels = Image.fromarray(np.where(mask, ids[label], 0).astype(np.uint8))
+            width = round(image.rgb.width * height / image.rgb.height)
+            image.rgb.resize((width, height), Image.Resampling.BILINEAR).save(
+                out / "images" / f"{number:04d}.jpg", quality=quality)
+            labels.resize((width, height), Image.Resampling.NEAREST).save(out / "labels" / f"{number:04d}.png")
+            counts[folder] += 1
+    (out / "sources.json").write_text(json.dumps({"from": str(clothing_train), "per_folder": per_folder,
+                                                  "segmenter": segmenter.identity, "counts": counts}, indent=1))
+    return counts
+
+
+def main() -> None:
+    from garment_search.segmentation import INDEX_TTA, load_segmenter
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clothing", type=Path, default=Path("../shared/datasets/clothing-small/train"))
+    ap.add_argument("--ccp", type=Path, default=Path("../shared/datasets/ccp"))
+    ap.add_argument("--out", type=Path, default=Path(".devdata/flatlays"))
+    ap.add_argument("--per-folder", type=int, default=60)
+    ap.add_argument("--height", type=int, default=480, help="the --cache-height training will use")
+    args = ap.parse_args()
+    counts = write_flat_lays(args.clothing, args.ccp, args.out, load_segmenter(tta=INDEX_TTA), args.per_folder,
+                             args.height)
+    print(f"{sum(counts.values())} photos written to {args.out}: {counts}")
+
+
+if __name__ == "__main__":
+    main()
