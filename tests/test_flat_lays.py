@@ -55,6 +55,17 @@ def test_flat_lays_carry_their_folder_label_inside_the_mask_only(tmp_path):
     assert set(target.unique().tolist()) == {0, 3}  # dress → one-piece
 
 
+def test_only_the_folders_asked_for_are_written(tmp_path):
+    ccp, clothing = tmp_path / "ccp", tmp_path / "train"
+    ccp.mkdir()
+    (ccp / "label_names.json").write_text(json.dumps({"0": "null", "1": "skirt", "2": "dress"}))
+    for folder in ("skirt", "dress"):
+        (clothing / folder).mkdir(parents=True)
+        Image.new("RGB", (120, 160), "red").save(clothing / folder / "0.jpg")
+    counts = write_flat_lays(clothing, ccp, tmp_path / "out", CentreSession(), 5, 80, folders=("skirt",))
+    assert counts == {"skirt": 1} and len(list((tmp_path / "out" / "labels").glob("*.png"))) == 1
+
+
 def test_extra_photos_must_share_the_label_ids(tmp_path):
     for name, names in (("a", {"0": "null", "1": "skirt"}), ("b", {"0": "null", "1": "dress"})):
         (tmp_path / name).mkdir()

@@ -32,15 +32,16 @@ MIN_COVER, MAX_COVER = 0.05, 0.95
 
 
 def write_flat_lays(clothing_train: Path, ccp: Path, out: Path, segmenter, per_folder: int, height: int,
-                    quality: int = 85) -> dict[str, int]:
-    """Write up to ``per_folder`` pseudo-labelled photos of each garment folder (sorted file order) into ``out``;
+                    quality: int = 85, folders: tuple[str, ...] = tuple(CLOTHING_FOLDER_LABELS)) -> dict[str, int]:
+    """Write up to ``per_folder`` pseudo-labelled photos of each of ``folders`` (sorted file order) into ``out``;
     returns how many each folder gave."""
     ids = {name: i for i, name in ccp_label_names(ccp).items()}
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "labels").mkdir(parents=True, exist_ok=True)
     shutil.copy(ccp / "label_names.json", out / "label_names.json")
     counts, number = {}, 0
-    for folder, label in CLOTHING_FOLDER_LABELS.items():
+    for folder in folders:
+        label = CLOTHING_FOLDER_LABELS[folder]
         counts[folder] = 0
         for path in sorted((clothing_train / folder).glob("*"))[:per_folder]:
             image = load_image_file(path)
@@ -68,9 +69,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path(".devdata/flatlays"))
     ap.add_argument("--per-folder", type=int, default=60)
     ap.add_argument("--height", type=int, default=480, help="the --cache-height training will use")
+    ap.add_argument("--folders", nargs="+", choices=list(CLOTHING_FOLDER_LABELS), default=list(CLOTHING_FOLDER_LABELS))
     args = ap.parse_args()
     counts = write_flat_lays(args.clothing, args.ccp, args.out, load_segmenter(tta=INDEX_TTA), args.per_folder,
-                             args.height)
+                             args.height, folders=tuple(args.folders))
     print(f"{sum(counts.values())} photos written to {args.out}: {counts}")
 
 
