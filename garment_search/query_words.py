@@ -8,6 +8,13 @@ from collections.abc import Iterable
 import numpy as np
 
 Phrases = list[tuple[str, tuple[int, ...]]]  # (phrase, the entries it names), longest phrase first
+#: A word: letters, with inner hyphens and apostrophes kept ("t-shirt", "women's").
+WORD = re.compile(r"[a-z]+(?:[-'][a-z]+)*")
+
+
+def words(text: str) -> list[str]:
+    """The words of ``text``, lower case, as captions write them (the vocabulary view reads queries with it)."""
+    return WORD.findall(text.lower())
 
 
 def longest_first(table: Iterable[tuple[str, tuple[int, ...]]]) -> Phrases:

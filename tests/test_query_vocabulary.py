@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from garment_search.embedding import CONFIG_DIR, EMBEDDED_MEMBER, EMBEDDED_MODEL
-from garment_search.embedding.query_vocabulary import model_vocabulary, tower_reader, vocabulary_view, words
+from garment_search.embedding.query_vocabulary import model_vocabulary, tower_reader, vocabulary_view
+from garment_search.query_words import words
 from garment_search.embedding.text_onnx import EMBEDDED_TEXT_ONNX, OnnxTextEncoder
 
 VOCABULARY = frozenset({"a", "black", "dress", "grey", "navy", "blue", "navy blue", "shirt", "t-shirt", "women's",

@@ -86,11 +86,18 @@ def open_clip_model_name(name: str) -> str:
     return spec["member"] if spec else name
 
 
-def pypi_text_tower(name: str) -> str | None:
-    """``pypi:<package>/<dir>`` of one of our models' text transformer (from its config), else None."""
+def member_config(name: str) -> dict | None:
+    """The model config of one of our models (an ensemble: its member's), else None."""
     if not is_our_model(name):
         return None
-    config = json.loads((CONFIG_DIR / f"{open_clip_model_name(name)}.json").read_text())
+    return json.loads((CONFIG_DIR / f"{open_clip_model_name(name)}.json").read_text())
+
+
+def pypi_text_tower(name: str) -> str | None:
+    """``pypi:<package>/<dir>`` of one of our models' text transformer (from its config), else None."""
+    config = member_config(name)
+    if config is None:
+        return None
     tower = config.get("text_cfg", {}).get("hf_model_name", "")
     return tower if tower.startswith(PYPI_PREFIX) else None
 

@@ -17,20 +17,13 @@ as written. ``QUERY_VOCABULARY_VIEW=0`` turns the view off.
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from dataclasses import dataclass
 from functools import cache
 
-#: A word: letters, with inner hyphens and apostrophes kept ("t-shirt", "women's").
-WORD = re.compile(r"[a-z]+(?:[-'][a-z]+)*")
+from garment_search.query_words import words
+
 SWITCH_VARIABLE = "QUERY_VOCABULARY_VIEW"
-
-
-def words(text: str) -> list[str]:
-    """The words of ``text``, lower case."""
-    return WORD.findall(text.lower())
 
 
 @cache
@@ -73,12 +66,9 @@ def view_enabled() -> bool:
 def model_vocabulary(name: str) -> frozenset[str] | None:
     """The ``query_vocabulary`` (caption phrases) of our model config ``name`` (an ensemble: its member's), else
     None."""
-    from garment_search.embedding import CONFIG_DIR, is_our_model, open_clip_model_name
+    from garment_search.embedding import member_config
 
-    if not is_our_model(name):
-        return None
-    config = json.loads((CONFIG_DIR / f"{open_clip_model_name(name)}.json").read_text())
-    vocabulary = config.get("query_vocabulary")
+    vocabulary = (member_config(name) or {}).get("query_vocabulary")
     return frozenset(vocabulary) if vocabulary else None
 
 

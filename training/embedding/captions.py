@@ -12,6 +12,7 @@ from itertools import product
 
 from garment_search.colours import COLOUR_NAMES, COLOUR_WORDS, TONE_MEMBER, TONE_NAMES, TONE_WORDS
 from garment_search.patterns import PATTERNS, UNSURE
+from garment_search.query_words import words
 
 #: CCP label name / clothing-small class → caption nouns (first = canonical). Class folder names are included as
 #: nouns so evaluation queries "a photo of a <class>" use words the model has seen.
@@ -101,8 +102,6 @@ def caption_vocabulary() -> list[str]:
     wording whole ("navy blue", "long sleeve top") — lower case, sorted: what the towers were trained against. Our
     model configs ship it as ``query_vocabulary`` (``garment_search.embedding.query_vocabulary``); a test keeps
     the two equal."""
-    from garment_search.embedding.query_vocabulary import words
-
     phrases = [w for t in TEMPLATES + TONE_TEMPLATES for w in words(re.sub(r"\{[a-z0-9]+\}", " ", t))]
     phrases.append("an")  # _article's "an orange top"
     for table in (COLOUR_WORDS, TONE_WORDS, PATTERN_WORDS, NOUNS):

@@ -60,8 +60,12 @@ def ccp_files(root: Path, ids: Iterable[int]) -> list[tuple[Path, Path]]:
 
 
 def load_pair(img_path: Path, lab_path: Path, height: int) -> tuple[Image.Image, Image.Image]:
+    """A photo and its label map at ``height`` (``resize_pair``)."""
+    return resize_pair(Image.open(img_path).convert("RGB"), Image.open(lab_path), height)
+
+
+def resize_pair(img: Image.Image, lab: Image.Image, height: int) -> tuple[Image.Image, Image.Image]:
     """A photo and its label map at ``height`` (aspect kept; labels resized nearest, so ids stay ids)."""
-    img, lab = Image.open(img_path).convert("RGB"), Image.open(lab_path)
     width = round(img.width * height / img.height)
     return (img.resize((width, height), Image.Resampling.BILINEAR),
             lab.resize((width, height), Image.Resampling.NEAREST))

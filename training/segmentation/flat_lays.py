@@ -25,7 +25,7 @@ from PIL import Image
 
 from garment_search.images import load_image_file
 from garment_search.segmentation import mask_from_probabilities
-from training.segmentation.data import CLOTHING_FOLDER_LABELS, ccp_label_names
+from training.segmentation.data import CLOTHING_FOLDER_LABELS, ccp_label_names, resize_pair
 
 #: A usable mask covers between these shares of the photo.
 MIN_COVER, MAX_COVER = 0.05, 0.95
@@ -50,10 +50,9 @@ def write_flat_lays(clothing_train: Path, ccp: Path, out: Path, segmenter, per_f
                 continue
             number += 1
             labels = Image.fromarray(np.where(mask, ids[label], 0).astype(np.uint8))
-            width = round(image.rgb.width * height / image.rgb.height)
-            image.rgb.resize((width, height), Image.Resampling.BILINEAR).save(
-                out / "images" / f"{number:04d}.jpg", quality=quality)
-            labels.resize((width, height), Image.Resampling.NEAREST).save(out / "labels" / f"{number:04d}.png")
+            photo, labels = resize_pair(image.rgb, labels, height)  # as CCPSegmentation caches CCP's photos
+            photo.save(out / "images" / f"{number:04d}.jpg", quality=quality)
+            labels.save(out / "labels" / f"{number:04d}.png")
             counts[folder] += 1
     (out / "sources.json").write_text(json.dumps({"from": str(clothing_train), "per_folder": per_folder,
                                                   "segmenter": segmenter.identity, "counts": counts}, indent=1))
