@@ -11,7 +11,9 @@ their embedding; a channel adds the measured answer. A photo's score for a query
 - pattern (``PATTERN_WEIGHT``): 1 where the measured pattern (plain / striped / patterned) is the one named
   (``garment_search.patterns``; a surface the measurement is unsure of gets nothing);
 - family (``FAMILY_WEIGHT``): 1 where the garment family the photo's cut-out kept (top or lower) is the one the
-  query's garment noun names (``garment_search.families``; the index's cut-out decides, nothing is re-measured).
+  query's garment noun names (``garment_search.families``; the index's cut-out decides, nothing is re-measured);
+- sleeve (``SLEEVE_WEIGHT``): the probability that the top's sleeves are the length the query names (long, short,
+  sleeveless), read from the cut-out's shape by a small classifier (``garment_search.sleeves``).
 
 Each channel is folded into the vectors — the photo side appends weight × profile, the query side its weights —
 so the index, ``ProductIndex`` and every evaluation rank with the one dot product they already use, and a query
@@ -31,13 +33,15 @@ from PIL import Image
 from garment_search.colours import COLOURS, colour_profile, query_colours
 from garment_search.families import FAMILY_QUERY_WORDS, kept_family_profile, query_families
 from garment_search.patterns import PATTERNS, pattern_profile, query_patterns
+from garment_search.sleeves import SLEEVES, model_version, query_sleeves, sleeve_profile
 
-#: Served weights (environment ``COLOUR_WEIGHT`` / ``PATTERN_WEIGHT`` / ``FAMILY_WEIGHT``; 0 turns a channel
-#: off). Chosen on the held-out sets, not the catalogue (docs/benchmarks.md, "Colour channel", "Pattern channel",
-#: "Kept-family channel").
+#: Served weights (environment ``COLOUR_WEIGHT`` / ``PATTERN_WEIGHT`` / ``FAMILY_WEIGHT`` / ``SLEEVE_WEIGHT``; 0
+#: turns a channel off). Chosen on the held-out sets, not the catalogue (docs/benchmarks.md, "Colour channel",
+#: "Pattern channel", "Kept-family channel", "Sleeve channel").
 DEFAULT_COLOUR_WEIGHT = 0.05
 DEFAULT_PATTERN_WEIGHT = 0.1
 DEFAULT_FAMILY_WEIGHT = 0.05
+DEFAULT_SLEEVE_WEIGHT = 0.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,12 @@ class Channel:
     query: Callable[[str], np.ndarray]
     variable: str
     default: float
+    #: The version of what measures the profile, where a trained model does (its weights' hash): in the identity.
+    version: Callable[[], str] | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}@{self.version()}" if self.version else self.name
 
     def served_weight(self) -> float:
         """The weight from the environment (a number ≥ 0), else the served default."""
@@ -68,8 +78,10 @@ COLOUR = Channel("colour", len(COLOURS), colour_profile, query_colours, "COLOUR_
 PATTERN = Channel("pattern", len(PATTERNS), pattern_profile, query_patterns, "PATTERN_WEIGHT", DEFAULT_PATTERN_WEIGHT)
 FAMILY = Channel("family", len(FAMILY_QUERY_WORDS), kept_family_profile, query_families, "FAMILY_WEIGHT",
                  DEFAULT_FAMILY_WEIGHT)
-CHANNELS = (COLOUR, PATTERN, FAMILY)  # in the order their columns follow the image embedding
-colour_weight, pattern_weight, family_weight = (c.served_weight for c in CHANNELS)
+SLEEVE = Channel("sleeve", len(SLEEVES), sleeve_profile, query_sleeves, "SLEEVE_WEIGHT", DEFAULT_SLEEVE_WEIGHT,
+                 model_version)
+CHANNELS = (COLOUR, PATTERN, FAMILY, SLEEVE)  # in the order their columns follow the image embedding
+colour_weight, pattern_weight, family_weight, sleeve_weight = (c.served_weight for c in CHANNELS)
 
 
 class Encoder(Protocol):
@@ -88,7 +100,7 @@ class MeasuredChannels:
 
     @property
     def identity(self) -> str:
-        return self.inner.identity + "".join(f"+{c.name}{w:g}" for c, w in self.channels)
+        return self.inner.identity + "".join(f"+{c.label}{w:g}" for c, w in self.channels)
 
     @property
     def weights(self) -> dict[str, float]:
@@ -111,9 +123,10 @@ class MeasuredChannels:
 
 
 def with_measured_channels(embedder, colour: float | None = None, pattern: float | None = None,
-                           family: float | None = None):
-    """``embedder`` with the colour, pattern and family channels at these weights (default: the served ones, from
-    the environment); a channel at weight 0 is left out, and with all at 0 the embedder is returned unchanged."""
-    weights = [c.served_weight() if w is None else w for c, w in zip(CHANNELS, (colour, pattern, family))]
+                           family: float | None = None, sleeve: float | None = None):
+    """``embedder`` with the colour, pattern, family and sleeve channels at these weights (default: the served
+    ones, from the environment); a channel at weight 0 is left out, and with all at 0 the embedder is returned
+    unchanged."""
+    weights = [c.served_weight() if w is None else w for c, w in zip(CHANNELS, (colour, pattern, family, sleeve))]
     channels = [(c, w) for c, w in zip(CHANNELS, weights) if w > 0]
     return MeasuredChannels(embedder, channels) if channels else embedder

@@ -21,8 +21,9 @@ candidate weights of the embedded model side by side (``--weights``: the photos 
   named ("<colour> <pattern> <class>"), and the CCP photos' "<colour name> <garment>" with the colour named by eye
   as a shopper would (any English name) → MRR (reported, not gated);
 - text encoding latency p50 (single query).
-Every model is measured with search's measured channels (colour, pattern, kept family) at the served weights, or
-at every ``--colour-weights`` × ``--pattern-weights`` × ``--family-weights`` combination, one column each.
+Every model is measured with search's measured channels (colour, pattern, kept family, sleeve) at the served
+weights, or at every ``--colour-weights`` × ``--pattern-weights`` × ``--family-weights`` × ``--sleeve-weights``
+combination, one column each.
 Photos go through the index builder's path (``embedding_view``: remove_bg's cut-out cropped to the garment, the garment
 maps test-time augmented as every index build does: ``INDEX_TTA``).
 """
@@ -30,6 +31,7 @@ maps test-time augmented as every index build does: ``INDEX_TTA``).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 from pathlib import Path
@@ -39,7 +41,7 @@ import numpy as np
 from garment_search.catalogue import product_photos, sample_dir
 from garment_search.colours import COLOUR_NAMES
 from garment_search.embedding import EMBEDDED_MODEL, Embedder, ModelChoice
-from garment_search.embedding.measured_channels import (colour_weight, family_weight, pattern_weight,
+from garment_search.embedding.measured_channels import (colour_weight, family_weight, pattern_weight, sleeve_weight,
                                                         with_measured_channels)
 from garment_search.images import load_image_file
 from garment_search.index_file import IndexFile
@@ -121,12 +123,14 @@ def main() -> None:
                     "PATTERN_WEIGHT)")
     ap.add_argument("--family-weights", nargs="+", type=float,
                     help="kept-family channel weights, crossed with the others (default: the served FAMILY_WEIGHT)")
+    ap.add_argument("--sleeve-weights", nargs="+", type=float,
+                    help="sleeve channel weights, crossed with the others (default: the served SLEEVE_WEIGHT)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["heldout", "ccp-photos", "sample", "latency"])
     args = ap.parse_args()
     models = [Embedder(ModelChoice.from_arg(w)) for w in args.weights] if args.weights else [Embedder()]
-    embedders = [with_measured_channels(m, c, p, f) for m in models for c in (args.colour_weights or [colour_weight()])
-                 for p in (args.pattern_weights or [pattern_weight()])
-                 for f in (args.family_weights or [family_weight()])]
+    grids = [args.colour_weights or [colour_weight()], args.pattern_weights or [pattern_weight()],
+             args.family_weights or [family_weight()], args.sleeve_weights or [sleeve_weight()]]
+    embedders = [with_measured_channels(m, *weights) for m in models for weights in itertools.product(*grids)]
     segmenter = index_segmenter()  # photos cut out as the index builder does, each photo's maps computed once
     rows: dict[str, list[str]] = {}
     heldout = None if "heldout" in args.skip else Heldout.build(args.datasets, segmenter)
