@@ -129,3 +129,44 @@ def test_tone_captions_fit_every_colour_of_their_family():
                                 torch.full((3,), UNSURE), torch.zeros(3, dtype=torch.long), noun_ok)
     assert fits.tolist() == [[True, False, True], [False, True, False], [False, True, False]]
     assert not unknown.any()
+
+
+def test_sleeve_captions_are_opt_in_and_fit_only_the_measured_length():
+    from garment_search.sleeves import SLEEVES
+    from training.embedding.captions import caption_vocabulary
+
+    red = COLOUR_NAMES.index("red")
+    long_, short = SLEEVES.index("long"), SLEEVES.index("short")
+    attrs = [Attributes(red, "top", sleeve=long_), Attributes(red, "top", sleeve=short), Attributes(red, "top"),
+             Attributes(red, "skirt")]
+    texts = {t for group in captions_for(attrs[1], sleeves=True) for t, _ in group}
+    assert {"a short sleeve top", "red short sleeved tunic", "a red short sleeve top"} <= texts
+    assert not any("sleeve" in t for group in captions_for(attrs[1]) for t, _ in group)  # opt-in
+    assert not any("sleeve" in t for group in captions_for(attrs[2], sleeves=True) for t, _ in group)  # unmeasured
+    table = caption_table(attrs, sleeves=True)
+    kinds = ["skirt", "top"]
+    noun_ok = torch.tensor([[n in NOUNS[k] for n in table.nouns] + [True] for k in kinds])
+    ask = ["a red long sleeve top", "short sleeve top", "a red top"]
+    cap = torch.tensor([table.texts.index(t) for t in ask])
+    fits, unknown = caption_fit(table, cap, torch.full((4,), red), torch.full((4,), UNSURE), torch.full((4,), UNSURE),
+                                torch.tensor([1, 1, 1, 0]), noun_ok, torch.tensor([a.sleeve for a in attrs]))
+    assert fits.tolist() == [[True, False, True], [False, True, True], [False, False, True], [False, False, False]]
+    assert unknown.tolist()[2] == [True, True, False]  # a top whose sleeves were not read: left out, not negative
+    assert not unknown[[0, 1, 3]].any()
+    vocabulary = caption_vocabulary(sleeves=True)
+    assert {"long sleeve", "short sleeved", "sleeveless"} <= set(vocabulary) and "short" not in vocabulary
+    assert "sleeveless" not in caption_vocabulary()  # the shipped towers were not trained on sleeve words
+
+
+def test_sleeve_lengths_are_read_for_tops_only_and_cached(tmp_path):
+    from training.embedding.data import Crops
+    from training.embedding.train import measured_sleeves
+
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 255, (3, 144, 144, 3), dtype=np.uint8)
+    crops = Crops(images, np.zeros(3, int), ["t-shirt", "jeans", "longsleeve"])
+    sleeves = measured_sleeves(crops, tmp_path / "sleeves.npz")
+    assert sleeves[1] == UNSURE and set(sleeves.tolist()) <= {UNSURE, 0, 1, 2}
+    assert (tmp_path / "sleeves.npz").exists()
+    np.savez(tmp_path / "sleeves.npz", sleeves=np.array([2, UNSURE, 0]))
+    assert measured_sleeves(crops, tmp_path / "sleeves.npz").tolist() == [2, UNSURE, 0]  # read from the cache

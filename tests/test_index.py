@@ -68,7 +68,7 @@ def test_build_rows_identities_and_flags(tiny, tiny_index, embedder, capsys):
     assert loaded.keep == "product" and loaded.built_at
     assert loaded.embeddings.dtype == np.float32
     weights = getattr(embedder, "weights", {})  # the measured channels' columns follow the image embedding
-    sizes = {"colour": len(COLOURS), "pattern": len(PATTERNS), "family": 2}
+    sizes = {"colour": len(COLOURS), "pattern": len(PATTERNS), "family": 2, "sleeve": 3}
     extra = sum(sizes[name] for name in weights)
     image_part = loaded.embeddings[:, :loaded.embeddings.shape[1] - extra]
     assert np.allclose(np.linalg.norm(image_part, axis=1), 1, atol=1e-4)

@@ -76,3 +76,25 @@ def test_ccp_labeller_reads_sleeve_length_from_bare_arm_skin():
     assert SLEEVES[label(person(0.18))] == "sleeveless"
     assert label(person(0.30)) == UNKNOWN  # half the upper arm bare: not a confident label
     assert label(np.zeros((50, 50), np.uint8)) == UNKNOWN
+
+
+def test_channel_on_folds_sleeve_probabilities_into_the_vectors():
+    from garment_search.embedding.measured_channels import MeasuredChannels
+
+    class Constant:
+        identity = "constant@test"
+
+        def encode_images(self, images, batch_size=32):
+            return np.tile(np.array([[0.6, 0.8]], np.float32), (len(images), 1))
+
+        def encode_text(self, text):
+            return np.array([0.6, 0.8], np.float32)
+
+    channel = MeasuredChannels(Constant(), [(SLEEVE, 0.1)])
+    rgb = np.random.default_rng(1).integers(0, 255, (120, 90, 3), dtype=np.uint8)
+    photos = channel.encode_images([top_view(rgb), top_view(rgb, ("lower",))])
+    assert photos.shape == (2, 2 + len(SLEEVES))
+    assert photos[0, 2:].sum() == pytest.approx(0.1, abs=1e-4) and not photos[1, 2:].any()
+    long_sleeve, plain = channel.encode_text("long sleeve top"), channel.encode_text("red top")
+    assert (photos @ long_sleeve)[0] == pytest.approx(1.0 + photos[0, 2], abs=1e-5)
+    assert (photos @ plain) == pytest.approx([1.0, 1.0])  # no sleeve named: the cosine alone

@@ -13,6 +13,7 @@ from itertools import product
 from garment_search.colours import COLOUR_NAMES, COLOUR_WORDS, TONE_MEMBER, TONE_NAMES, TONE_WORDS
 from garment_search.patterns import PATTERNS, UNSURE
 from garment_search.query_words import words
+from garment_search.sleeves import SLEEVES
 
 #: CCP label name / clothing-small class → caption nouns (first = canonical). Class folder names are included as
 #: nouns so evaluation queries "a photo of a <class>" use words the model has seen.
@@ -43,6 +44,15 @@ TEMPLATES: tuple[str, ...] = (
 )
 #: Tone templates, used with ``tones=True`` (measured: not better on the held-out sets, docs/benchmarks.md).
 TONE_TEMPLATES: tuple[str, ...] = ("{t} {g}", "a {t} coloured {g}", "{t} clothing")
+#: Sleeve templates ({s}: sleeve length, ``garment_search.sleeves``), used with ``sleeves=True``: shoppers write
+#: "short sleeve tunic", "sleeveless dress" (28 of the 160 held-out free-text queries). Not yet trained: a GPU
+#: lease recipe (docs/benchmarks.md, "Sleeve channel").
+SLEEVE_TEMPLATES: tuple[str, ...] = ("{s} {g}", "a {s} {g}", "{c} {s} {g}", "a {c} {s} {g}")
+#: Caption words of each sleeve length (first = canonical).
+SLEEVE_WORDS: dict[str, tuple[str, ...]] = {
+    "long": ("long sleeve", "long sleeved"), "short": ("short sleeve", "short sleeved"),
+    "sleeveless": ("sleeveless",),
+}
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,7 @@ class Attributes:
     kind: str  # key of NOUNS
     pattern: int = UNSURE
     second_colour: int = UNSURE
+    sleeve: int = UNSURE  # index into sleeves.SLEEVES
 
 
 @dataclass(frozen=True)
@@ -62,16 +73,21 @@ class Mentions:
     pattern: int
     noun: str | None
     tone: int = UNSURE
+    sleeve: int = UNSURE
 
 
-def captions_for(attrs: Attributes, colour_words: bool = True, tones: bool = False) -> list[list[tuple[str, Mentions]]]:
+def captions_for(attrs: Attributes, colour_words: bool = True, tones: bool = False,
+                 sleeves: bool = False) -> list[list[tuple[str, Mentions]]]:
     """Every caption that describes ``attrs``, grouped by template (so sampling can weigh templates evenly);
-    ``colour_words=False`` names colours by their COLOURS key only, ``tones=True`` adds the tone templates."""
+    ``colour_words=False`` names colours by their COLOURS key only, ``tones=True`` adds the tone templates,
+    ``sleeves=True`` the sleeve templates (for crops whose sleeve length was measured)."""
     groups = []
-    for template in TEMPLATES + (TONE_TEMPLATES if tones else ()):
-        says_c, says_c2, says_t, says_p, says_g = (f"{{{f}}}" in template for f in ("c", "c2", "t", "p", "g"))
+    for template in TEMPLATES + (TONE_TEMPLATES if tones else ()) + (SLEEVE_TEMPLATES if sleeves else ()):
+        says_c, says_c2, says_t, says_p, says_g, says_s = (f"{{{f}}}" in template
+                                                           for f in ("c", "c2", "t", "p", "g", "s"))
         tone_ids = [t for t, member in enumerate(TONE_MEMBER) if member[attrs.colour]] if says_t else [UNSURE]
-        if (says_p and attrs.pattern == UNSURE) or (says_c2 and attrs.second_colour == UNSURE) or not tone_ids:
+        if ((says_p and attrs.pattern == UNSURE) or (says_c2 and attrs.second_colour == UNSURE) or not tone_ids
+                or (says_s and attrs.sleeve == UNSURE)):
             continue
         colours = COLOUR_WORDS if colour_words else {}
         group = []
@@ -80,11 +96,12 @@ def captions_for(attrs: Attributes, colour_words: bool = True, tones: bool = Fal
                                _words(colours, COLOUR_NAMES[attrs.second_colour], says_c2),
                                _words(TONE_WORDS, TONE_NAMES[tone], says_t),
                                _words(PATTERN_WORDS, PATTERNS[attrs.pattern], says_p),
+                               _words(SLEEVE_WORDS, SLEEVES[attrs.sleeve], says_s),
                                NOUNS[attrs.kind] if says_g else NOUNS[attrs.kind][:1])
             said = Mentions(attrs.colour if says_c else UNSURE, attrs.second_colour if says_c2 else UNSURE,
-                            attrs.pattern if says_p else UNSURE, None, tone)
-            group += [(_article(template.format(c=c, c2=c2, t=t, p=p, g=g)), replace(said, noun=g if says_g else None))
-                      for c, c2, t, p, g in wordings]
+                            attrs.pattern if says_p else UNSURE, None, tone, attrs.sleeve if says_s else UNSURE)
+            group += [(_article(template.format(c=c, c2=c2, t=t, p=p, s=sl, g=g)),
+                       replace(said, noun=g if says_g else None)) for c, c2, t, p, sl, g in wordings]
         groups.append(group)
     return groups
 
@@ -97,14 +114,16 @@ def _article(text: str) -> str:
     return "an " + text[2:] if text.startswith("a ") and text[2] in "aeiou" else text
 
 
-def caption_vocabulary() -> list[str]:
+def caption_vocabulary(sleeves: bool = False) -> list[str]:
     """Every phrase a training caption is made of — each template's words, each colour, tone, pattern and garment
     wording whole ("navy blue", "long sleeve top") — lower case, sorted: what the towers were trained against. Our
     model configs ship it as ``query_vocabulary`` (``garment_search.embedding.query_vocabulary``); a test keeps
-    the two equal."""
+    the two equal. ``sleeves=True``: with the sleeve captions' words, for towers trained with them."""
     phrases = [w for t in TEMPLATES + TONE_TEMPLATES for w in words(re.sub(r"\{[a-z0-9]+\}", " ", t))]
     phrases.append("an")  # _article's "an orange top"
     for table in (COLOUR_WORDS, TONE_WORDS, PATTERN_WORDS, NOUNS):
         phrases += [w for key, wordings in table.items() for w in (key, *wordings)]
+    if sleeves:  # the keys ("long", "short") are never caption words on their own
+        phrases += [w for wordings in SLEEVE_WORDS.values() for w in wordings]
     phrases += [*COLOUR_NAMES, *TONE_NAMES, *PATTERNS]
     return sorted({" ".join(words(p)) for p in phrases})

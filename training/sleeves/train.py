@@ -19,6 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from garment_search.sleeves import MODEL_PATH, SLEEVES, VIEW_SIZE
+from training.checkpoint import Checkpoint, optimiser_step
 
 
 class SleeveNet(nn.Module):
@@ -107,30 +108,23 @@ def main(argv: list[str] | None = None) -> None:
     print(f"training views: {dict(zip(SLEEVES, counts.int().tolist()))}; validation: {len(vy)}", flush=True)
     model = SleeveNet()
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-3)
-    steps = args.epochs * ((len(y) + args.batch - 1) // args.batch)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, args.lr, total_steps=steps)
+    per_epoch = (len(y) + args.batch - 1) // args.batch
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, args.lr, total_steps=args.epochs * per_epoch)
     class_weights = counts.sum() / (len(SLEEVES) * counts.clamp(min=1))  # each sleeve length counts equally
-    checkpoint, start = args.run / "checkpoint.pt", 0
-    if checkpoint.exists():
-        state = torch.load(checkpoint)
-        model.load_state_dict(state["model"]), optimiser.load_state_dict(state["optimiser"])
-        schedule.load_state_dict(state["schedule"]), torch.set_rng_state(state["rng"])
-        start = state["epoch"] + 1
-    generator = torch.Generator().manual_seed(args.seed)
-    for epoch in range(start, args.epochs):
+    args.run.mkdir(parents=True, exist_ok=True)
+    checkpoint = Checkpoint(args.run / "checkpoint.pt", model, optimiser, schedule)
+    step = checkpoint.resume()  # saved at epoch ends: a resumed run repeats no batch
+    generator = torch.Generator()
+    for epoch in range(step // per_epoch, args.epochs):
         generator.manual_seed(args.seed + epoch)
         model.train()
         order, total = torch.randperm(len(y), generator=generator), 0.0
         for i in range(0, len(y), args.batch):
             batch = order[i:i + args.batch]
             loss = F.cross_entropy(model(augment(x[batch], generator)), y[batch], weight=class_weights)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            total += loss.item() * len(batch)
-        torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
-                    "schedule": schedule.state_dict(), "rng": torch.get_rng_state(), "epoch": epoch}, checkpoint)
+            total += optimiser_step(loss, optimiser, schedule) * len(batch)
+            step += 1
+        checkpoint.save(step)
         print(f"epoch {epoch + 1}/{args.epochs} loss {total / len(y):.3f}", flush=True)
     print("validation accuracy:", {k: round(v, 3) for k, v in accuracy_report(model, vx, vy, vnames).items()})
     export(model, args.out)
