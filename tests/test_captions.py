@@ -146,7 +146,7 @@ def test_sleeve_captions_are_opt_in_and_fit_only_the_measured_length():
     table = caption_table(attrs, sleeves=True)
     kinds = ["skirt", "top"]
     noun_ok = torch.tensor([[n in NOUNS[k] for n in table.nouns] + [True] for k in kinds])
-    ask = ["a red long sleeve top", "short sleeve top", "a red top"]
+    ask = ["a red long sleeved top", "short sleeve top", "a red top"]
     cap = torch.tensor([table.texts.index(t) for t in ask])
     fits, unknown = caption_fit(table, cap, torch.full((4,), red), torch.full((4,), UNSURE), torch.full((4,), UNSURE),
                                 torch.tensor([1, 1, 1, 0]), noun_ok, torch.tensor([a.sleeve for a in attrs]))
@@ -170,3 +170,23 @@ def test_sleeve_lengths_are_read_for_tops_only_and_cached(tmp_path):
     assert (tmp_path / "sleeves.npz").exists()
     np.savez(tmp_path / "sleeves.npz", sleeves=np.array([2, UNSURE, 0]))
     assert measured_sleeves(crops, tmp_path / "sleeves.npz").tolist() == [2, UNSURE, 0]  # read from the cache
+
+
+def test_every_crop_fits_its_own_sleeve_captions_and_no_caption_spells_a_noun():
+    """One caption text means one thing: "long sleeve top" is the longsleeve class's noun, never a sleeve caption
+    of a top (which would make a longsleeve crop a negative of its own caption)."""
+    from garment_search.sleeves import SLEEVES
+
+    black, long_ = COLOUR_NAMES.index("black"), SLEEVES.index("long")
+    attrs = [Attributes(black, "longsleeve", sleeve=long_), Attributes(black, "top", sleeve=long_),
+             Attributes(black, "longsleeve"), Attributes(black, "dress", sleeve=SLEEVES.index("sleeveless"))]
+    table = caption_table(attrs, sleeves=True)
+    assert "black long sleeve top" in table.texts and "black long sleeved top" in table.texts
+    assert not any("long sleeve long" in t or "sleeve longsleeve" in t for t in table.texts)
+    kinds = sorted({a.kind for a in attrs})
+    noun_ok = torch.tensor([[n in NOUNS[k] for n in table.nouns] + [True] for k in kinds])
+    for i, a in enumerate(attrs):
+        own = torch.tensor([c for group in table.per_crop[i] for c in group])
+        fits, _ = caption_fit(table, own, torch.tensor([a.colour]), torch.tensor([UNSURE]), torch.tensor([UNSURE]),
+                              torch.tensor([kinds.index(a.kind)]), noun_ok, torch.tensor([a.sleeve]))
+        assert fits.all(), [table.texts[c] for c, ok in zip(own.tolist(), fits[0].tolist()) if not ok]

@@ -87,7 +87,7 @@ def captions_for(attrs: Attributes, colour_words: bool = True, tones: bool = Fal
                                                            for f in ("c", "c2", "t", "p", "g", "s"))
         tone_ids = [t for t, member in enumerate(TONE_MEMBER) if member[attrs.colour]] if says_t else [UNSURE]
         if ((says_p and attrs.pattern == UNSURE) or (says_c2 and attrs.second_colour == UNSURE) or not tone_ids
-                or (says_s and attrs.sleeve == UNSURE)):
+                or (says_s and (attrs.sleeve == UNSURE or _names_sleeve(attrs.kind)))):
             continue
         colours = COLOUR_WORDS if colour_words else {}
         group = []
@@ -101,9 +101,20 @@ def captions_for(attrs: Attributes, colour_words: bool = True, tones: bool = Fal
             said = Mentions(attrs.colour if says_c else UNSURE, attrs.second_colour if says_c2 else UNSURE,
                             attrs.pattern if says_p else UNSURE, None, tone, attrs.sleeve if says_s else UNSURE)
             group += [(_article(template.format(c=c, c2=c2, t=t, p=p, s=sl, g=g)),
-                       replace(said, noun=g if says_g else None)) for c, c2, t, p, sl, g in wordings]
+                       replace(said, noun=g if says_g else None)) for c, c2, t, p, sl, g in wordings
+                      if not (says_s and f"{sl} {g}" in _NOUN_WORDINGS)]  # "long sleeve" + "top" is a noun
         groups.append(group)
     return groups
+
+
+#: Every garment noun wording: a sleeve caption never spells one ("long sleeve top" is clothing-small's
+#: ``longsleeve``), so one caption text always means one thing.
+_NOUN_WORDINGS = frozenset(w for wordings in NOUNS.values() for w in wordings)
+
+
+def _names_sleeve(kind: str) -> bool:
+    """Whether a kind's own nouns already say its sleeve length (``longsleeve``): no sleeve templates for it."""
+    return any(w in noun for noun in NOUNS[kind] for ws in SLEEVE_WORDS.values() for w in ws)
 
 
 def _words(table: dict[str, tuple[str, ...]], key: str, used: bool) -> tuple[str, ...]:
