@@ -98,3 +98,15 @@ def encode_jpeg(rgb: np.ndarray | Image.Image, quality: int) -> bytes:
     buf = io.BytesIO()
     im.save(buf, format="JPEG", quality=quality, subsampling=0, optimize=False)
     return buf.getvalue()
+
+
+def pad_to_square(rgb: np.ndarray, size: int, resample: Image.Resampling = Image.Resampling.BICUBIC) -> np.ndarray:
+    """size×size×3 uint8: the longest side resized to ``size``, centred on black — how the embedder's 'longest'
+    preprocessing, the embedding's training crops and the sleeve classifier all see a cut-out."""
+    h, w = rgb.shape[:2]
+    scale = size / max(h, w)
+    im = Image.fromarray(rgb).resize((max(1, round(w * scale)), max(1, round(h * scale))), resample)
+    out = np.zeros((size, size, 3), np.uint8)
+    y, x = (size - im.height) // 2, (size - im.width) // 2
+    out[y:y + im.height, x:x + im.width] = np.asarray(im)
+    return out

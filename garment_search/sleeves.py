@@ -6,7 +6,7 @@ an arm-shaped part of the garment and a sleeveless top has none. A small CNN (``
 trained from scratch by ``python -m training.sleeves.train`` on CCP street photos labelled by where bare arm skin
 shows, and on clothing-small's long-sleeve and t-shirt folders) reads the view the index embeds. A view whose
 cut-out kept only trousers or a skirt, or an original photo, has no sleeve length (zeros). Search reads only
-query words (``query_sleeves``): its container needs no model.
+query words (``query_sleeves``) and the classifier file's hash (the identity): it never runs the model.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from garment_search.images import pad_to_square
 from garment_search.query_words import longest_first, phrase_weights
 
 #: Sleeve lengths, in the order of the model's outputs and the channel's columns.
@@ -44,16 +45,12 @@ def query_sleeves(text: str) -> np.ndarray:
 
 
 def square_view(view: Image.Image, size: int = VIEW_SIZE) -> np.ndarray:
-    """size×size×3 uint8: the view's longest side resized to ``size``, centred on black."""
-    scale = size / max(view.size)
-    w, h = max(1, round(view.width * scale)), max(1, round(view.height * scale))
-    small = view.convert("RGB").resize((w, h), Image.Resampling.BILINEAR)
-    out = np.zeros((size, size, 3), np.uint8)
-    y, x = (size - h) // 2, (size - w) // 2
-    out[y:y + h, x:x + w] = np.asarray(small)
-    return out
+    """size×size×3 uint8: the view's longest side resized to ``size`` (bilinear, as the classifier was trained),
+    centred on black."""
+    return pad_to_square(np.asarray(view.convert("RGB")), size, Image.Resampling.BILINEAR)
 
 
+@cache
 def model_version(path: Path = MODEL_PATH) -> str:
     """Short hash of the classifier's weights: part of the channel's identity, so an index is never queried
     against profiles a different classifier measured."""

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from garment_search.colours import name_colour
 from garment_search.families import tag_kept_groups
-from garment_search.images import load_image_file
+from garment_search.images import load_image_file, pad_to_square
 from garment_search.segmentation import cut_out, garment_mask
 from garment_search.segmentation.masks import crop_to_mask
 from training.embedding.captions import NOUNS
@@ -88,13 +88,7 @@ class Crops:
 
 def square(rgb: np.ndarray, size: int = CROP) -> np.ndarray:
     """Resize the longest side to ``size`` and pad with black (as open_clip's 'longest' preprocessing does)."""
-    h, w = rgb.shape[:2]
-    scale = size / max(h, w)
-    im = Image.fromarray(rgb).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BICUBIC)
-    out = np.zeros((size, size, 3), np.uint8)
-    y, x = (size - im.height) // 2, (size - im.width) // 2
-    out[y:y + im.height, x:x + im.width] = np.asarray(im)
-    return out
+    return pad_to_square(rgb, size)
 
 
 def ccp_crops(root: Path, ids: range) -> Crops:
