@@ -75,12 +75,17 @@ def sleeve_probabilities(views: np.ndarray) -> np.ndarray:
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def sleeve_profile(image: Image.Image) -> np.ndarray:
-    """P(long, short, sleeveless) of a view whose cut-out kept a top-family garment; zeros for a view that kept
-    only a lower garment and for an untagged image (an original photo)."""
-    from garment_search.segmentation.groups import KEPT_GROUPS_INFO
+def shows_top(view: Image.Image) -> bool:
+    """Whether a view's cut-out kept a top-family group (upper or one-piece: a garment with sleeves), not a lower
+    garment alone; an untagged image (an original photo) shows none."""
+    from garment_search.segmentation.groups import GARMENT_GROUPS, KEPT_GROUPS_INFO, PRODUCT_FAMILIES
 
-    kept = image.info.get(KEPT_GROUPS_INFO, ())
-    if not any(group != "lower" for group in kept):
+    kept = view.info.get(KEPT_GROUPS_INFO, ())
+    return any(GARMENT_GROUPS[group - 1] in kept for group in PRODUCT_FAMILIES[0])
+
+
+def sleeve_profile(image: Image.Image) -> np.ndarray:
+    """P(long, short, sleeveless) of a view that shows a top (``shows_top``); zeros for any other."""
+    if not shows_top(image):
         return np.zeros(len(SLEEVES), np.float32)
     return sleeve_probabilities(square_view(image)[None])[0]

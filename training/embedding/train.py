@@ -33,13 +33,13 @@ from garment_search.colours import TONE_MEMBER
 from garment_search.embedding import EMBEDDED_MEMBER, load_embedded_weights, register_embedded_configs
 from garment_search.embedding.int8_weights import quantise
 from garment_search.patterns import measure_surface
-from garment_search.segmentation.groups import CCP_GROUP_LABELS, ONE_PIECE, UPPER
+from garment_search.segmentation.groups import PRODUCT_FAMILIES
 from training.checkpoint import Checkpoint, optimiser_step
 from training.embedding.captions import NOUNS, PATTERNS, UNSURE, Attributes, Mentions, captions_for
 from training.embedding.data import (CROPS_FILE, PRODUCT_VIEWS_FILE, Crops, ccp_crops, ccp_product_views,
                                      clothing_crops, run_crops)
 from training.schedule import WarmupCosine
-from training.segmentation.data import CLOTHING_FOLDER_LABELS
+from training.segmentation.data import label_group
 
 MEAN = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(1, 3, 1, 1)
 STD = torch.tensor([0.26862954, 0.26130258, 0.27577711]).view(1, 3, 1, 1)
@@ -104,8 +104,7 @@ def measured_sleeves(crops: Crops, cache: Path) -> np.ndarray:
 
 def is_top_kind(kind: str) -> bool:
     """Whether a crop's kind (a CCP label or a clothing-small class) is a top-family garment: one with sleeves."""
-    label = CLOTHING_FOLDER_LABELS.get(kind, kind)
-    return label in CCP_GROUP_LABELS[UPPER] + CCP_GROUP_LABELS[ONE_PIECE]
+    return label_group(kind) in PRODUCT_FAMILIES[0]
 
 
 def crop_attributes(crops: Crops, surfaces: np.ndarray, patterns: bool = True,

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from garment_search.segmentation.groups import CCP_HEAD_COVERINGS, CLASS_NAMES, ccp_label_to_class
+from garment_search.segmentation.groups import CCP_GROUP_LABELS, CCP_HEAD_COVERINGS, CLASS_NAMES, ccp_label_to_class
 from training.segmentation.negatives import draw_negative
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
@@ -34,6 +34,13 @@ CLOTHING_FOLDER_LABELS: dict[str, str] = {
     "dress": "dress", "skirt": "skirt", "pants": "pants", "shorts": "shorts", "t-shirt": "t-shirt",
     "shirt": "shirt", "longsleeve": "top", "outwear": "jacket",
 }
+
+
+def label_group(name: str) -> int | None:
+    """The garment group (``groups.UPPER`` …) of a CCP label name or a clothing-small class folder; None for
+    anything that is not a garment group (hats, shoes, accessories)."""
+    label = CLOTHING_FOLDER_LABELS.get(name, name)
+    return next((group for group, names in CCP_GROUP_LABELS.items() if label in names), None)
 
 
 def fold_ids(fold: int, folds: int) -> tuple[list[int], list[int]]:

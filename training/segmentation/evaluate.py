@@ -38,16 +38,16 @@ from PIL import Image
 
 from garment_search.images import load_image_file
 from garment_search.segmentation import mask_for_classes, mask_from_probabilities
-from garment_search.segmentation.groups import (CCP_GROUP_LABELS, CCP_HEAD_COVERINGS, CCP_SKIN_HAIR, CLASS_NAMES,
+from garment_search.segmentation.groups import (CCP_HEAD_COVERINGS, CCP_SKIN_HAIR, CLASS_NAMES,
                                                 GARMENT_GROUPS, PRODUCT_FAMILIES)
 from garment_search.segmentation.masks import kept_classes
 from garment_search.segmentation.sessions import new_segmentation_session
-from training.segmentation.data import CLOTHING_FOLDER_LABELS, VAL_IDS, ccp_class_table, ccp_files, ccp_label_ids
+from training.segmentation.data import (CLOTHING_FOLDER_LABELS, VAL_IDS, ccp_class_table, ccp_files, ccp_label_ids,
+                                        label_group)
 
 DARK_THRESHOLD = 40
 #: clothing-small class folder → the garment group it shows.
-FOLDER_GROUPS: dict[str, int] = {folder: group for folder, label in CLOTHING_FOLDER_LABELS.items()
-                                 for group, names in CCP_GROUP_LABELS.items() if label in names}
+FOLDER_GROUPS: dict[str, int] = {folder: label_group(folder) for folder in CLOTHING_FOLDER_LABELS}
 
 
 def dominant_group(classes: np.ndarray) -> int:

@@ -16,19 +16,13 @@ from tqdm import tqdm
 
 from garment_search.images import load_image_file
 from garment_search.segmentation import INDEX_TTA, embedding_view, load_segmenter
-from garment_search.segmentation.groups import KEPT_GROUPS_INFO
-from garment_search.sleeves import SLEEVES, square_view
+from garment_search.sleeves import SLEEVES, shows_top, square_view
 from training.embedding.data import class_photos
 from training.segmentation.data import ccp_files
 from training.sleeves.labels import UNKNOWN, SleeveLabeller
 
 #: clothing-small class folders whose every photo has one sleeve length.
 CLOTHING_SLEEVES = {"longsleeve": SLEEVES.index("long"), "t-shirt": SLEEVES.index("short")}
-
-
-def shows_top(view: Image.Image) -> bool:
-    """Whether a view's cut-out kept a top-family group (not trousers or a skirt alone, not an original photo)."""
-    return any(group != "lower" for group in view.info.get(KEPT_GROUPS_INFO, ()))
 
 
 def build_views(ccp: Path, ccp_ids: range, clothing_split: Path, out: Path) -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from garment_search.segmentation.groups import CCP_GROUP_LABELS, ONE_PIECE, UPPER
+from garment_search.segmentation.groups import PRODUCT_FAMILIES
 from garment_search.sleeves import SLEEVES
-from training.segmentation.data import ccp_label_ids
+from training.segmentation.data import ccp_label_ids, ccp_label_names, label_group
 
 UNKNOWN = -1
 #: Bands of the person's height (from the top of the head) where the upper arm and the forearm hang.
@@ -33,8 +33,8 @@ class SleeveLabeller:
 
     @classmethod
     def for_ccp(cls, ccp_root: Path) -> "SleeveLabeller":
-        """Tops = CCP's upper and one-piece garment labels (``groups.CCP_GROUP_LABELS``)."""
-        return cls(ccp_label_ids(ccp_root, CCP_GROUP_LABELS[UPPER] + CCP_GROUP_LABELS[ONE_PIECE]),
+        """Tops = CCP's labels of the top family (upper and one-piece groups)."""
+        return cls([i for i, name in ccp_label_names(ccp_root).items() if label_group(name) in PRODUCT_FAMILIES[0]],
                    ccp_label_ids(ccp_root, ("skin",)))
 
     def bare_arm_shares(self, labels: np.ndarray) -> tuple[float, float] | None:
