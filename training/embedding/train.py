@@ -20,7 +20,6 @@ seconds; ``--max-minutes`` fits the epochs to a lease. A lease trains from a pac
 from __future__ import annotations
 
 import argparse
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from garment_search.embedding.int8_weights import quantise
 from garment_search.patterns import measure_surface
 from garment_search.segmentation.groups import PRODUCT_FAMILIES
 from training.checkpoint import Checkpoint, optimiser_step
+from training.progress import StepLog
 from training.embedding.captions import NOUNS, PATTERNS, UNSURE, Attributes, Mentions, captions_for
 from training.embedding.data import (CROPS_FILE, PRODUCT_VIEWS_FILE, Crops, ccp_crops, ccp_product_views,
                                      clothing_crops, run_crops)
@@ -366,7 +366,7 @@ def main() -> None:
 
     model.train()
     model.text.transformer.eval()
-    t0, seen, running = time.time(), 0, 0.0
+    log = StepLog(schedule, args.batch, checkpoint, args.save_every)
     while step < schedule.total:
         epoch, in_epoch = divmod(step, steps_per_epoch)
         order = torch.randperm(len(images), generator=torch.Generator().manual_seed(args.seed + epoch))
@@ -388,19 +388,8 @@ def main() -> None:
             loss_t = -(F.log_softmax(logits.T, 1) * fits.T / fits.T.sum(1, keepdim=True)).sum(1).mean()
             value = optimiser_step((loss_i + loss_t) / 2, opt, sched)
             step += 1
-            seen += len(idx)
-            running = 0.9 * running + 0.1 * value if running else value
-            if step % 5 == 0:
-                rate = seen / (time.time() - t0)
-                print(f"epoch {epoch + 1}/{schedule.epochs} step {step}/{schedule.total} loss {running:.4f} "
-                      f"scale {model.logit_scale.exp().item():.1f} {rate:.1f} img/s "
-                      f"eta {(schedule.total - step) * args.batch / rate / 60:.0f} min", flush=True)
-            if step % args.save_every == 0:
-                checkpoint.save(step)
-        checkpoint.save(step)
-        fitted = schedule.epoch_done(epoch, args.max_minutes)
-        if fitted:
-            print(fitted, flush=True)
+            log.step(step, epoch, value, len(idx), lambda: f"scale {model.logit_scale.exp().item():.1f}")
+        log.epoch_end(step, epoch, args.max_minutes)
     export(model, args.out or args.run / "model.pt", int8=args.int8)
 
 

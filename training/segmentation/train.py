@@ -31,7 +31,6 @@ resumes from the last checkpoint. Then export with ``python -m training.segmenta
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import torch
@@ -39,6 +38,7 @@ import torch.nn.functional as F
 
 from garment_search.segmentation.groups import CLASS_NAMES, PRODUCT_FAMILIES
 from training.checkpoint import Checkpoint, optimiser_step
+from training.progress import StepLog
 from training.schedule import WarmupCosine
 from training.segmentation.data import (HARD_NEGATIVE, NEGATIVE_SHARE, TRAIN_IDS, VAL_IDS, ZOOM_SHARE,
                                         CCPSegmentation, fold_ids)
@@ -253,7 +253,7 @@ def main() -> None:
 
     stream = BatchStream(train, args.batch, args.workers)
     model.train()
-    t0, seen, running = time.time(), 0, 0.0
+    log = StepLog(schedule, args.batch, checkpoint, args.save_every)
     while step < schedule.total:
         epoch, in_epoch = divmod(step, steps_per_epoch)
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(args.seed + epoch))
@@ -265,19 +265,8 @@ def main() -> None:
                                      args.family_loss_weight)
             value = optimiser_step(loss, opt, sched)
             step += 1
-            seen += len(xs)
-            running = 0.9 * running + 0.1 * value if running else value
-            if step % 5 == 0:
-                rate = seen / (time.time() - t0)
-                eta = (schedule.total - step) * args.batch / rate / 60
-                print(f"epoch {epoch + 1}/{schedule.epochs} step {step}/{schedule.total} loss {running:.4f} "
-                      f"lr {sched.get_last_lr()[0]:.2e} {rate:.2f} img/s eta {eta:.0f} min", flush=True)
-            if step % args.save_every == 0:
-                checkpoint.save(step)
-        checkpoint.save(step)
-        fitted = schedule.epoch_done(epoch, args.max_minutes)
-        if fitted:
-            print(fitted, flush=True)
+            log.step(step, epoch, value, len(xs), lambda: f"lr {sched.get_last_lr()[0]:.2e}")
+        log.epoch_end(step, epoch, args.max_minutes)
         if (epoch + 1) % args.val_every == 0 or step >= schedule.total:
             metrics = validation_iou(model, val)
             print(f"epoch {epoch + 1} validation " + " ".join(f"{k} {v:.4f}" for k, v in metrics.items()), flush=True)
