@@ -12,7 +12,7 @@ pytest.importorskip("torch")
 
 from garment_search.segmentation.groups import GARMENT_GROUPS  # noqa: E402
 from training.segmentation.data import CCPSegmentation  # noqa: E402
-from training.segmentation.flat_lays import write_flat_lays  # noqa: E402
+from training.segmentation.flat_lays import per_group_counts, write_flat_lays  # noqa: E402
 
 
 class CentreSession:
@@ -64,6 +64,26 @@ def test_only_the_folders_asked_for_are_written(tmp_path):
         Image.new("RGB", (120, 160), "red").save(clothing / folder / "0.jpg")
     counts = write_flat_lays(clothing, ccp, tmp_path / "out", CentreSession(), 5, 80, folders=("skirt",))
     assert counts == {"skirt": 1} and len(list((tmp_path / "out" / "labels").glob("*.png"))) == 1
+
+
+def test_per_group_counts_give_every_garment_group_the_same_share():
+    counts = per_group_counts(("dress", "skirt", "pants", "shorts", "t-shirt", "shirt", "longsleeve", "outwear"), 24)
+    assert counts == {"dress": 24, "skirt": 8, "pants": 8, "shorts": 8,
+                      "t-shirt": 6, "shirt": 6, "longsleeve": 6, "outwear": 6}
+    assert per_group_counts(("skirt", "pants", "shirt"), 5) == {"skirt": 3, "pants": 2, "shirt": 5}  # remainder first
+
+
+def test_a_count_per_folder_is_taken_from_each(tmp_path):
+    ccp, clothing = tmp_path / "ccp", tmp_path / "train"
+    ccp.mkdir()
+    (ccp / "label_names.json").write_text(json.dumps({"0": "null", "1": "skirt", "2": "dress"}))
+    for folder in ("skirt", "dress"):
+        (clothing / folder).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (120, 160), "red").save(clothing / folder / f"{i}.jpg")
+    counts = write_flat_lays(clothing, ccp, tmp_path / "out", CentreSession(), {"skirt": 1, "dress": 3}, 80,
+                             folders=("skirt", "dress"))
+    assert counts == {"skirt": 1, "dress": 3}
 
 
 def test_extra_photos_must_share_the_label_ids(tmp_path):
