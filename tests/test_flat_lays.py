@@ -55,13 +55,20 @@ def test_flat_lays_carry_their_folder_label_inside_the_mask_only(tmp_path):
     assert set(target.unique().tolist()) == {0, 3}  # dress → one-piece
 
 
-def test_only_the_folders_asked_for_are_written(tmp_path):
+def _skirts_and_dresses(tmp_path, photos: int):
+    """A CCP label file and clothing-small ``skirt`` and ``dress`` folders of ``photos`` red photos each."""
     ccp, clothing = tmp_path / "ccp", tmp_path / "train"
     ccp.mkdir()
     (ccp / "label_names.json").write_text(json.dumps({"0": "null", "1": "skirt", "2": "dress"}))
     for folder in ("skirt", "dress"):
         (clothing / folder).mkdir(parents=True)
-        Image.new("RGB", (120, 160), "red").save(clothing / folder / "0.jpg")
+        for i in range(photos):
+            Image.new("RGB", (120, 160), "red").save(clothing / folder / f"{i}.jpg")
+    return ccp, clothing
+
+
+def test_only_the_folders_asked_for_are_written(tmp_path):
+    ccp, clothing = _skirts_and_dresses(tmp_path, 1)
     counts = write_flat_lays(clothing, ccp, tmp_path / "out", CentreSession(), 5, 80, folders=("skirt",))
     assert counts == {"skirt": 1} and len(list((tmp_path / "out" / "labels").glob("*.png"))) == 1
 
@@ -74,13 +81,7 @@ def test_per_group_counts_give_every_garment_group_the_same_share():
 
 
 def test_a_count_per_folder_is_taken_from_each(tmp_path):
-    ccp, clothing = tmp_path / "ccp", tmp_path / "train"
-    ccp.mkdir()
-    (ccp / "label_names.json").write_text(json.dumps({"0": "null", "1": "skirt", "2": "dress"}))
-    for folder in ("skirt", "dress"):
-        (clothing / folder).mkdir(parents=True)
-        for i in range(3):
-            Image.new("RGB", (120, 160), "red").save(clothing / folder / f"{i}.jpg")
+    ccp, clothing = _skirts_and_dresses(tmp_path, 3)
     counts = write_flat_lays(clothing, ccp, tmp_path / "out", CentreSession(), {"skirt": 1, "dress": 3}, 80,
                              folders=("skirt", "dress"))
     assert counts == {"skirt": 1, "dress": 3}

@@ -34,10 +34,10 @@ from garment_search.embedding.int8_weights import quantise
 from garment_search.patterns import measure_surface
 from garment_search.segmentation.groups import PRODUCT_FAMILIES
 from training.checkpoint import Checkpoint, optimiser_step
-from training.progress import StepLog
 from training.embedding.captions import NOUNS, PATTERNS, UNSURE, Attributes, Mentions, captions_for
 from training.embedding.data import (CROPS_FILE, PRODUCT_VIEWS_FILE, Crops, ccp_crops, ccp_product_views,
                                      clothing_crops, run_crops)
+from training.progress import StepLog
 from training.schedule import WarmupCosine
 from training.segmentation.data import label_group
 

@@ -46,8 +46,8 @@ def per_group_counts(folders: tuple[str, ...], per_group: int) -> dict[str, int]
 def write_flat_lays(clothing_train: Path, ccp: Path, out: Path, segmenter, per_folder: int | dict[str, int],
                     height: int, quality: int = 85,
                     folders: tuple[str, ...] = tuple(CLOTHING_FOLDER_LABELS)) -> dict[str, int]:
-    """Write up to ``per_folder`` pseudo-labelled photos (a count for every folder, or one per folder) of each of
-    ``folders`` (sorted file order) into ``out``; returns how many each folder gave."""
+    """Write up to ``per_folder`` pseudo-labelled photos (one count for all folders, or a count per folder) of each
+    of ``folders`` (sorted file order) into ``out``; returns how many each folder gave."""
     wanted = per_folder if isinstance(per_folder, dict) else dict.fromkeys(folders, per_folder)
     ids = {name: i for i, name in ccp_label_names(ccp).items()}
     (out / "images").mkdir(parents=True, exist_ok=True)
