@@ -7,6 +7,7 @@
 #   MINUTES=5 OUT=/tmp/out training/embedding/gpu_runs.sh plain plain-seed2 finetune patterns-short.4321
 #   COMBO=3 PACK=.devdata/emb12 MINUTES=3 OUT=/tmp/out training/embedding/gpu_runs.sh plain-short.1 plain-short.2 …
 #
+# Without a HELDOUT pack the first BRING runs come back in the order named (nothing is ranked there).
 # Here first: PACK from `python -m training.embedding.pack_lease` (crops, surfaces, pooled captions, the text
 # tower's config) and HELDOUT from `python -m training.embedding.heldout pack`; carry .devdata/emb,
 # .devdata/heldout and the wheels open_clip needs there (see the README's "GPU lease" notes).
@@ -69,7 +70,11 @@ for name in "$@"; do echo "== $name"; grep -v -i warn "/tmp/runs/$name/log.txt" 
 cat "$OUT/logs.txt"
 weights=()
 for name in "$@"; do [ -f "/tmp/runs/$name/model.pt" ] && weights+=("/tmp/runs/$name/model.pt"); done
-if [ -n "$COMBO" ]; then
+if [ ! -d "$HELDOUT" ]; then
+    # No held-out pack carried (it takes ~27 min to build here): the first BRING runs come back in the order named,
+    # the rest stay in /tmp/runs/<run>/model.pt for a quick second call, and all are measured back here.
+    picks=$(printf '%s\n' "${weights[@]:0:$BRING}")
+elif [ -n "$COMBO" ]; then
     # Every COMBO-member ensemble of the runs, measured on the pack as served; the best one's members come back.
     "$PY" -m training.embedding.heldout combos --pack "$HELDOUT" --members "$COMBO" --top 5 --json "$OUT/combos.json" \
         --weights "${weights[@]}" 2>&1 | grep '^{' | tee "$OUT/combos.txt"
@@ -82,6 +87,7 @@ else
 print('\n'.join(sorted(r, key=lambda w: -s.mean(r[w].values()))[:int(sys.argv[2])]))" "$OUT/rank.json" "$BRING" "$BASELINE")
 fi
 echo "$picks" | while read -r best; do
+    [ -n "$best" ] || continue
     name=$(basename "$(dirname "$best")")
     split -b 12M "$best" "$OUT/$name.pt.part-"
 done
