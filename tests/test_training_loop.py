@@ -52,3 +52,9 @@ def test_detail_is_only_read_when_a_line_is_printed(tmp_path):
     for step in range(1, 6):
         log.step(step, 0, 1.0, 5, lambda: reads.append(step) or "")
     assert reads == [5]
+
+
+@pytest.mark.parametrize("steps_per_epoch, epochs", [(0, 40), (4, 0)])
+def test_a_schedule_with_nothing_to_train_says_so_instead_of_dividing_by_zero(steps_per_epoch, epochs):
+    with pytest.raises(ValueError, match="nothing to train"):
+        WarmupCosine(steps_per_epoch=steps_per_epoch, epochs=epochs, warmup=2, floor=0.1)

@@ -12,6 +12,9 @@ class WarmupCosine:
     :meth:`fit` can shorten the run after it started."""
 
     def __init__(self, steps_per_epoch: int, epochs: int, warmup: int, floor: float) -> None:
+        if steps_per_epoch < 1 or epochs < 1:  # a dry run with --limit below --batch would divide by zero
+            raise ValueError(f"nothing to train: {steps_per_epoch} full batches per epoch, {epochs} epochs "
+                             "(give at least one batch of examples, e.g. raise --limit or lower --batch)")
         self.steps_per_epoch, self.epochs, self.warmup, self.floor = steps_per_epoch, epochs, warmup, floor
         self.started = time.time()
         self.first_epoch_end: float | None = None
