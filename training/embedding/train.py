@@ -37,6 +37,7 @@ from training.checkpoint import Checkpoint, optimiser_step
 from training.embedding.captions import NOUNS, PATTERNS, UNSURE, Attributes, Mentions, captions_for
 from training.embedding.data import (CROPS_FILE, PRODUCT_VIEWS_FILE, Crops, ccp_crops, ccp_product_views,
                                      clothing_crops, run_crops)
+from training.pretrained_backbone import freeze_early_layers
 from training.progress import StepLog
 from training.schedule import WarmupCosine
 from training.segmentation.data import label_group
@@ -257,19 +258,23 @@ def augment(images: torch.Tensor, g: torch.Generator, min_scale: float = 0.75) -
     return (out.clamp(0, 1) - MEAN.to(device)) / STD.to(device)
 
 
-def build_model(init: Path | None, text_weights: bool):
-    """open_clip's garment-minilm-resnet18 with the text transformer frozen. Its weights are only needed to
-    encode captions the pooled-text cache lacks; without them (``text_weights=False``, e.g. on a GPU lease that
-    carries the cache but not the 90 MB text tower) it is built from its config alone and never run."""
+def build_model(init: Path | None, text_weights: bool, name: str = EMBEDDED_MEMBER, backbone: Path | None = None):
+    """open_clip's member model ``name`` (garment-minilm-resnet18 unless told) with the text transformer frozen.
+    Its weights are only needed to encode captions the pooled-text cache lacks; without them
+    (``text_weights=False``, e.g. on a GPU lease that carries the cache but not the 90 MB text tower) it is built
+    from its config alone and never run. ``backbone``: timm weights for the image trunk
+    (``training.pretrained_backbone``) instead of a random start."""
     import open_clip
 
     register_embedded_configs()
-    model = open_clip.create_model(EMBEDDED_MEMBER, pretrained=None, pretrained_text=text_weights)
+    model = open_clip.create_model(name, pretrained=None, pretrained_text=text_weights)
     if init:
         load_embedded_weights(model, str(init))
     else:
         with torch.no_grad():
             model.text.proj.weight.copy_(torch.eye(model.text.proj.weight.shape[0]))
+        if backbone:
+            model.visual.trunk.load_state_dict(torch.load(backbone, map_location="cpu"))
     for p in model.text.transformer.parameters():
         p.requires_grad = False
     return model
@@ -305,6 +310,14 @@ def main() -> None:
     ap.add_argument("--init", type=Path, help="start from these exported weights (e.g. a member of the shipped "
                     "ensemble: training.embedding.ensemble --extract) instead of a random image tower; the schedule "
                     "starts afresh")
+    ap.add_argument("--model", default=EMBEDDED_MEMBER,
+                    help="the member config to train (garment_search/embedding/model_configs)")
+    ap.add_argument("--backbone", type=Path, help="timm weights for the image trunk (training.pretrained_backbone, "
+                    "with --model garment-minilm-mobilenetv2) instead of a random start")
+    ap.add_argument("--freeze-blocks", type=int, default=0,
+                    help="keep the trunk's stem and first N stages as --backbone gave them (MobileNet trunks)")
+    ap.add_argument("--backbone-lr-mult", type=float, default=1.0,
+                    help="learning rate of the image trunk relative to --lr (below 1 for a pretrained trunk)")
     ap.add_argument("--int8", action="store_true", help="write the weights with int8 matrices (half the size)")
     ap.add_argument("--limit", type=int, help="train on this many crops, spread over the set (a dry run)")
     ap.add_argument("--ccp-product-views", action="store_true",
@@ -332,7 +345,7 @@ def main() -> None:
                           sleeves=args.sleeve_captions)
     texts = table.texts
     cache = PooledTextCache(args.run / "pooled_text.pt")
-    model = build_model(args.init, text_weights=not cache.covers(texts))
+    model = build_model(args.init, text_weights=not cache.covers(texts), name=args.model, backbone=args.backbone)
     pooled = encode_captions(model, texts, cache).to(device)
     if args.prepare_only:
         print(f"{len(crops.kinds)} crops, {len(texts)} captions cached in {args.run}", flush=True)
@@ -353,8 +366,11 @@ def main() -> None:
     print(f"{len(images)} crops, {len(texts)} captions, on {device}", flush=True)
 
     model.to(device)
+    frozen = freeze_early_layers(model.visual.trunk, args.freeze_blocks)
+    trunk = [p for p in model.visual.trunk.parameters() if p.requires_grad]
     params = [
-        {"params": list(model.visual.parameters()), "lr": args.lr},
+        {"params": trunk, "lr": args.lr * args.backbone_lr_mult},
+        {"params": [p for n, p in model.visual.named_parameters() if not n.startswith("trunk.")], "lr": args.lr},
         {"params": list(model.text.proj.parameters()) + [model.logit_scale], "lr": args.lr * 0.1},
     ]
     opt = torch.optim.AdamW(params, weight_decay=0.05)
@@ -366,6 +382,8 @@ def main() -> None:
 
     model.train()
     model.text.transformer.eval()
+    for module in frozen:
+        module.eval()
     log = StepLog(schedule, args.batch, checkpoint, args.save_every)
     while step < schedule.total:
         epoch, in_epoch = divmod(step, steps_per_epoch)

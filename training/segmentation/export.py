@@ -3,9 +3,12 @@
     python -m training.segmentation.export --weights training/runs/seg/final.pt --out models/garment_u2netp.onnx
     python -m training.segmentation.export --init models/garment_u2netp.onnx --group-head training/runs/head/head.pt \
         --out models/garment_u2netp.onnx
+    python -m training.segmentation.export --init models/garment_u2netp.onnx \
+        --group-net training/runs/groupnet/group_net.pt --out models/garment_u2netp.onnx
 
-The second form adds a trained group head (training/segmentation/group_head.py) to an exported model's body
-(``--init`` alone re-exports a model, e.g. one exported before the input size became free).
+The second form adds a trained group head (training/segmentation/group_head.py) to an exported model's body, the
+third a group network (training/segmentation/group_net.py) beside it (``--init`` alone re-exports a model, e.g.
+one exported before the input size became free).
 The graph takes any input size (1×3×H×W, H and W free) so that ``GarmentSession`` can also ask it at a larger scale
 (test-time augmentation); the size it was trained at is stored in the file's metadata (``SIZE_METADATA``), and
 ``GarmentSession`` fixes it for its plain pass (an onnxruntime free-dimension override: the
@@ -23,6 +26,7 @@ import torch
 from garment_search.segmentation.groups import CLASS_NAMES
 from garment_search.segmentation.sessions import FREE_DIMS, SIZE_METADATA, TTA_SCALES
 from training.segmentation.group_head import GroupedGarmentModel, GroupHead, load_body
+from training.segmentation.group_net import GroupNet, GroupNetGarmentModel
 from training.segmentation.u2netp import U2NetP
 
 
@@ -35,14 +39,19 @@ class Probabilities(torch.nn.Module):
         return torch.softmax(self.net(x)[0], dim=1)
 
 
-def load_model(weights: Path | None, init: str | None, group_head: Path | None) -> torch.nn.Module:
-    """The network to export: torch weights or an exported ONNX body, optionally with a group head."""
+def load_model(weights: Path | None, init: str | None, group_head: Path | None,
+               group_net: Path | None = None) -> torch.nn.Module:
+    """The network to export: torch weights or an exported ONNX body, optionally with a group head or network."""
     if init:
         net = load_body(init)
     else:
         net = U2NetP(out_ch=len(CLASS_NAMES))
         state = torch.load(weights, map_location="cpu", weights_only=False)
         net.load_state_dict(state.get("model", state))
+    if group_net is not None:
+        groups = GroupNet()
+        groups.load_state_dict(torch.load(group_net, map_location="cpu"))
+        return GroupNetGarmentModel(net, groups).eval()
     if group_head is None:
         return Probabilities(net).eval()
     head = GroupHead()
@@ -82,11 +91,14 @@ def main() -> None:
     ap.add_argument("--weights", type=Path, default=Path("training/runs/seg/final.pt"))
     ap.add_argument("--init", help="take the body from an exported garment ONNX instead of --weights")
     ap.add_argument("--group-head", type=Path, help="head.pt of training/segmentation/group_head.py")
+    ap.add_argument("--group-net", type=Path, help="group_net.pt of training/segmentation/group_net.py")
     ap.add_argument("--out", type=Path, default=Path("models/garment_u2netp.onnx"))
     ap.add_argument("--height", type=int, default=320)
     ap.add_argument("--width", type=int, default=240)
     args = ap.parse_args()
-    export(load_model(args.weights, args.init, args.group_head), args.out, args.height, args.width,
+    if args.group_head and args.group_net:
+        ap.error("--group-head and --group-net are two answers to one question: pick one")
+    export(load_model(args.weights, args.init, args.group_head, args.group_net), args.out, args.height, args.width,
            free_size=args.group_head is None)
 
 

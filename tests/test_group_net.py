@@ -1,0 +1,52 @@
+"""The group network re-splits the garment probability only: garment-versus-background stays the body's, the
+output stays a distribution at any input size (test-time augmentation reads 1.2×), the exported ONNX computes
+what the torch model computes, and training only ever learns from labelled garment pixels."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("timm")
+pytest.importorskip("onnxruntime")
+
+from training.segmentation.group_net import GroupNet, GroupNetGarmentModel, group_loss, group_targets  # noqa: E402
+from training.segmentation.u2netp import U2NetP, load_onnx_weights  # noqa: E402
+
+
+def _model() -> GroupNetGarmentModel:
+    torch.manual_seed(0)
+    return GroupNetGarmentModel(U2NetP(out_ch=4), GroupNet()).eval()
+
+
+@pytest.mark.parametrize("size", [(64, 48), (77, 58)])  # a size that is no multiple of the trunk's stride
+def test_background_is_the_body_s_and_groups_share_the_rest(size):
+    model = _model()
+    x = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        probs = model(x)
+        body_background = torch.softmax(model.body(x)[0], 1)[:, 0]
+    assert probs.shape == (1, 4, *size)
+    assert torch.allclose(probs[:, 0], body_background, atol=1e-6)
+    assert torch.allclose(probs.sum(1), torch.ones(1, *size), atol=1e-5)
+
+
+def test_export_matches_torch_at_every_size_and_keeps_the_body(tmp_path):
+    from training.segmentation.export import export
+
+    model = _model()
+    path = tmp_path / "groupnet.onnx"
+    export(model, path, 64, 48, free_size=True)  # asserts ONNX == torch at the trained and the TTA sizes
+    body = U2NetP(out_ch=4)
+    load_onnx_weights(body, str(path), body_only=True)
+    for ours, theirs in zip(body.state_dict().values(), model.body.state_dict().values()):
+        assert torch.equal(ours, theirs)
+
+
+def test_only_labelled_garment_pixels_teach_the_split():
+    target = torch.tensor([[0, 1, 2, 3]])
+    assert group_targets(target).tolist() == [[-1, 0, 1, 2]]
+    logits = torch.zeros(1, 3, 1, 4, requires_grad=True)
+    loss = group_loss(logits, target[None], torch.ones(3))
+    loss.backward()
+    assert logits.grad[0, :, 0, 0].abs().sum() == 0  # the background pixel has no say
+    assert logits.grad[0, :, 0, 1:].abs().sum() > 0
+    assert loss.item() == pytest.approx(torch.log(torch.tensor(3.0)).item(), abs=1e-5)  # uniform over 3 groups

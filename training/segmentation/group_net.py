@@ -1,0 +1,188 @@
+"""Group network: a pretrained MobileNetV2 decides which garment group each garment pixel belongs to.
+
+    python -m training.pretrained_backbone --tarball nsfwjs-4.3.0.tgz --input imagenet \
+        --out training/runs/backbones/mobilenetv2-imagenet-input.pt
+    python -m training.segmentation.group_net --run training/runs/groupnet --epochs 16
+    python -m training.segmentation.export --init models/garment_u2netp.onnx \
+        --group-net training/runs/groupnet/group_net.pt --out /tmp/garment_groupnet.onnx
+
+Why: the garment model finds garments well (IoU 0.88) but splits them into groups poorly (upper / lower /
+one-piece 0.72 / 0.66 / 0.47 with TTA), and ``keep=product`` is only as good as that split (a perfect split of the
+same garment mask would reach product IoU 0.96; docs/benchmarks.md). Whether a skirt is a skirt or a dress's
+hem is a question about the whole outfit, and u2netp — a saliency network trained from scratch on 600 photos —
+has no such knowledge; the group head on its features could not learn it (docs/benchmarks.md, "Group head").
+This network starts from ImageNet-descended features (``training.pretrained_backbone``: nsfwjs's MobileNetV2,
+trained on photos of dressed people) and adds a small top-down decoder (1/32 → 1/16 → 1/8, plus the photo's
+pooled deepest features as context). It is trained on CCP 0001–0600 on labelled garment pixels only
+(cross-entropy over the three groups; everything else is ignored) and exported behind the u2netp body: the body
+keeps deciding garment-versus-rest, the network re-splits the garment probability between the groups, so the
+file keeps the shipped interface (background + three group probabilities, any input size, test-time
+augmentation as before). Its stem and first three stages stay as pretrained (``--freeze-blocks``).
+Fixed seeds; a checkpoint every ``--save-every`` steps and at each epoch's end; a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from garment_search.segmentation.groups import GARMENT_GROUPS
+from training.checkpoint import Checkpoint, optimiser_step
+from training.pretrained_backbone import freeze_early_layers
+from training.progress import StepLog
+from training.schedule import WarmupCosine
+from training.segmentation.data import TRAIN_IDS, VAL_IDS, CCPSegmentation
+from training.segmentation.train import BatchStream
+from training.segmentation.u2netp import U2NetP
+
+INPUT_HW = (320, 240)  # the garment model's trained input (height, width)
+TRUNK = "mobilenetv2_100"
+FEATURE_STAGES = (2, 3, 4)  # timm feature indices: 1/8 (32 ch), 1/16 (96 ch), 1/32 (320 ch)
+
+
+class GroupNet(nn.Module):
+    """Group logits (``len(GARMENT_GROUPS)`` channels) at 1/8 of the input from a MobileNetV2 trunk."""
+
+    def __init__(self, width: int = 64) -> None:
+        super().__init__()
+        import timm
+
+        self.trunk = timm.create_model(TRUNK, pretrained=False, features_only=True, out_indices=FEATURE_STAGES)
+        channels = self.trunk.feature_info.channels()
+        self.lateral = nn.ModuleList(nn.Conv2d(c, width, 1) for c in channels)
+        self.context = nn.Linear(channels[-1], width)
+        self.out = nn.Sequential(nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
+                                 nn.Dropout2d(0.1), nn.Conv2d(width, len(GARMENT_GROUPS), 1))
+
+    def load_trunk(self, path: Path) -> None:
+        """Trunk weights from ``training.pretrained_backbone`` (its classifier-side layers are not used here)."""
+        state = torch.load(path, map_location="cpu")
+        missing, _ = self.trunk.load_state_dict(state, strict=False)
+        if [k for k in missing if not k.endswith("num_batches_tracked")]:
+            raise SystemExit(f"{path} is not a {TRUNK} trunk: missing {missing[:3]}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        fine, middle, coarse = self.trunk(x)
+        top = self.lateral[2](coarse) + self.context(coarse.mean((2, 3)))[:, :, None, None]
+        up = lambda a, like: F.interpolate(F.relu(a), size=like.shape[2:], mode="bilinear",  # noqa: E731
+                                           align_corners=False)
+        mid = self.lateral[1](middle) + up(top, middle)
+        return self.out(F.relu(self.lateral[0](fine) + up(mid, fine)))
+
+
+class GroupNetGarmentModel(nn.Module):
+    """u2netp body (garment or not) + group network (which group) → probabilities (background, *groups) at the
+    input's resolution, as the shipped ONNX."""
+
+    def __init__(self, body: U2NetP, groups: GroupNet) -> None:
+        super().__init__()
+        self.body, self.groups = body, groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        background = torch.softmax(self.body(x)[0], dim=1)[:, :1]
+        split = F.interpolate(self.groups(x), size=x.shape[2:], mode="bilinear", align_corners=False).softmax(1)
+        return torch.cat([background, (1 - background) * split], 1)
+
+
+def group_targets(target: torch.Tensor) -> torch.Tensor:
+    """Class map (0 background, 1… groups) → group index on garment pixels, -1 (ignored) elsewhere."""
+    return torch.where(target > 0, target - 1, torch.full_like(target, -1))
+
+
+def group_loss(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the groups on labelled garment pixels, logits brought to the target's resolution."""
+    logits = F.interpolate(logits, size=target.shape[-2:], mode="bilinear", align_corners=False)
+    return F.cross_entropy(logits, group_targets(target), weight=weights, ignore_index=-1)
+
+
+@torch.no_grad()
+def group_iou(net: GroupNet, data: CCPSegmentation) -> dict[str, float]:
+    """Per-group IoU among labelled garment pixels at the input resolution (the split alone: garment pixels are
+    the labels', so this is not the served IoU, which ``training.segmentation.evaluate`` measures)."""
+    net.eval()
+    inter = torch.zeros(len(GARMENT_GROUPS))
+    union = torch.zeros(len(GARMENT_GROUPS))
+    for i in range(len(data)):
+        x, y = data[i]
+        target = group_targets(y)
+        pred = F.interpolate(net(x[None]), size=y.shape, mode="bilinear", align_corners=False)[0].argmax(0)
+        on = target >= 0
+        for g in range(len(GARMENT_GROUPS)):
+            inter[g] += ((pred == g) & (target == g) & on).sum()
+            union[g] += (((pred == g) & on) | (target == g)).sum()
+    net.train()
+    return {group: float(inter[g] / max(union[g], 1)) for g, group in enumerate(GARMENT_GROUPS)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ccp", type=Path, default=Path("../shared/datasets/ccp"))
+    ap.add_argument("--run", type=Path, default=Path("training/runs/groupnet"))
+    ap.add_argument("--backbone", type=Path, default=Path("training/runs/backbones/mobilenetv2-imagenet-input.pt"),
+                    help="pretrained trunk for ImageNet-normalised input (training.pretrained_backbone --input "
+                    "imagenet)")
+    ap.add_argument("--epochs", type=int, default=16)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--backbone-lr-mult", type=float, default=0.25)
+    ap.add_argument("--freeze-blocks", type=int, default=3)
+    ap.add_argument("--group-weights", default="1,1,1.5", help="loss weight per group: " + ",".join(GARMENT_GROUPS))
+    ap.add_argument("--save-every", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=0, help="data-loading processes (0: augment in the training loop)")
+    ap.add_argument("--cache-height", type=int, default=480, help="height the photos are kept at before cropping")
+    args = ap.parse_args()
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    args.run.mkdir(parents=True, exist_ok=True)
+
+    train = CCPSegmentation(args.ccp, TRAIN_IDS, INPUT_HW, train=True, cache_height=args.cache_height,
+                            negative_share=0.0)
+    val = CCPSegmentation(args.ccp, VAL_IDS, INPUT_HW, train=False, cache_height=args.cache_height)
+    net = GroupNet()
+    net.load_trunk(args.backbone)
+    frozen = freeze_early_layers(net.trunk, args.freeze_blocks)
+    weights = torch.tensor([float(v) for v in args.group_weights.split(",")])
+    if len(weights) != len(GARMENT_GROUPS):
+        ap.error(f"--group-weights needs {len(GARMENT_GROUPS)} values")
+    trunk = [p for p in net.trunk.parameters() if p.requires_grad]
+    rest = [p for n, p in net.named_parameters() if not n.startswith("trunk.")]
+    opt = torch.optim.AdamW([{"params": trunk, "lr": args.lr * args.backbone_lr_mult},
+                             {"params": rest, "lr": args.lr}], weight_decay=1e-4)
+    steps_per_epoch = len(train) // args.batch
+    schedule = WarmupCosine(steps_per_epoch, args.epochs, warmup=30, floor=0.03)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+    checkpoint = Checkpoint(args.run / "checkpoint.pt", net, opt, sched)
+    step = checkpoint.resume()
+
+    stream = BatchStream(train, args.batch, args.workers)
+    net.train()
+    for module in frozen:
+        module.eval()
+    log = StepLog(schedule, args.batch, checkpoint, args.save_every)
+    while step < schedule.total:
+        epoch, in_epoch = divmod(step, steps_per_epoch)
+        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(args.seed + epoch))
+        for xs, ys in stream.epoch(args.seed * 1000 + epoch,
+                                   order[in_epoch * args.batch:steps_per_epoch * args.batch].tolist()):
+            value = optimiser_step(group_loss(net(xs), ys, weights), opt, sched)
+            step += 1
+            log.step(step, epoch, value, len(xs), lambda: f"lr {sched.get_last_lr()[1]:.2e}")
+        log.epoch_end(step, epoch, None)
+        if (epoch + 1) % 4 == 0 or step >= schedule.total:
+            scores = group_iou(net, val)
+            for module in frozen:
+                module.eval()
+            print(f"epoch {epoch + 1} validation split " + " ".join(f"{k} {v:.4f}" for k, v in scores.items()),
+                  flush=True)
+    torch.save(net.state_dict(), args.run / "group_net.pt")
+    print(f"wrote {args.run / 'group_net.pt'}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
