@@ -18,8 +18,10 @@ def _model() -> GroupNetGarmentModel:
 
 
 @pytest.mark.parametrize("size", [(64, 48), (77, 58)])  # a size that is no multiple of the trunk's stride
-def test_background_is_the_body_s_and_groups_share_the_rest(size):
+@pytest.mark.parametrize("net_weight", [1.0, 0.5])
+def test_background_is_the_body_s_and_groups_share_the_rest(size, net_weight):
     model = _model()
+    model.net_weight = net_weight
     x = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         probs = model(x)
@@ -39,6 +41,20 @@ def test_export_matches_torch_at_every_size_and_keeps_the_body(tmp_path):
     load_onnx_weights(body, str(path), body_only=True)
     for ours, theirs in zip(body.state_dict().values(), model.body.state_dict().values()):
         assert torch.equal(ours, theirs)
+
+
+def test_a_blend_splits_between_the_body_s_groups_and_the_network_s():
+    model = _model()
+    x = torch.rand(1, 3, 64, 48, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        net_only = model(x)
+        model.net_weight = 0.0
+        body_only = model(x)
+        model.net_weight = 0.5
+        blend = model(x)
+        body = torch.softmax(model.body(x)[0], 1)
+    assert torch.allclose(body_only, body, atol=1e-5)  # weight 0: the body's own answer
+    assert torch.allclose(blend, (net_only + body_only) / 2, atol=1e-5)
 
 
 def test_only_labelled_garment_pixels_teach_the_split():

@@ -40,7 +40,7 @@ class Probabilities(torch.nn.Module):
 
 
 def load_model(weights: Path | None, init: str | None, group_head: Path | None,
-               group_net: Path | None = None) -> torch.nn.Module:
+               group_net: Path | None = None, net_weight: float = 1.0) -> torch.nn.Module:
     """The network to export: torch weights or an exported ONNX body, optionally with a group head or network."""
     if init:
         net = load_body(init)
@@ -51,7 +51,7 @@ def load_model(weights: Path | None, init: str | None, group_head: Path | None,
     if group_net is not None:
         groups = GroupNet()
         groups.load_state_dict(torch.load(group_net, map_location="cpu"))
-        return GroupNetGarmentModel(net, groups).eval()
+        return GroupNetGarmentModel(net, groups, net_weight).eval()
     if group_head is None:
         return Probabilities(net).eval()
     head = GroupHead()
@@ -92,14 +92,16 @@ def main() -> None:
     ap.add_argument("--init", help="take the body from an exported garment ONNX instead of --weights")
     ap.add_argument("--group-head", type=Path, help="head.pt of training/segmentation/group_head.py")
     ap.add_argument("--group-net", type=Path, help="group_net.pt of training/segmentation/group_net.py")
+    ap.add_argument("--group-net-weight", type=float, default=1.0,
+                    help="share of the group network in the group split (the rest: the body's own)")
     ap.add_argument("--out", type=Path, default=Path("models/garment_u2netp.onnx"))
     ap.add_argument("--height", type=int, default=320)
     ap.add_argument("--width", type=int, default=240)
     args = ap.parse_args()
     if args.group_head and args.group_net:
         ap.error("--group-head and --group-net are two answers to one question: pick one")
-    export(load_model(args.weights, args.init, args.group_head, args.group_net), args.out, args.height, args.width,
-           free_size=args.group_head is None)
+    model = load_model(args.weights, args.init, args.group_head, args.group_net, args.group_net_weight)
+    export(model, args.out, args.height, args.width, free_size=args.group_head is None)
 
 
 if __name__ == "__main__":

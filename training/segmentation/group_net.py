@@ -76,15 +76,20 @@ class GroupNet(nn.Module):
 
 class GroupNetGarmentModel(nn.Module):
     """u2netp body (garment or not) + group network (which group) → probabilities (background, *groups) at the
-    input's resolution, as the shipped ONNX."""
+    input's resolution, as the shipped ONNX. ``net_weight`` below 1 splits the garment probability by a blend of
+    the network's group distribution and the body's own (its group probabilities renormalised)."""
 
-    def __init__(self, body: U2NetP, groups: GroupNet) -> None:
+    def __init__(self, body: U2NetP, groups: GroupNet, net_weight: float = 1.0) -> None:
         super().__init__()
-        self.body, self.groups = body, groups
+        self.body, self.groups, self.net_weight = body, groups, net_weight
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        background = torch.softmax(self.body(x)[0], dim=1)[:, :1]
+        probs = torch.softmax(self.body(x)[0], dim=1)
+        background = probs[:, :1]
         split = F.interpolate(self.groups(x), size=x.shape[2:], mode="bilinear", align_corners=False).softmax(1)
+        if self.net_weight < 1:
+            own = probs[:, 1:] / probs[:, 1:].sum(1, keepdim=True).clamp_min(1e-6)
+            split = self.net_weight * split + (1 - self.net_weight) * own
         return torch.cat([background, (1 - background) * split], 1)
 
 
