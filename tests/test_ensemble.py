@@ -29,6 +29,13 @@ def test_int8_storage_round_trips_within_half_a_step_and_leaves_vectors_alone():
     assert dequantise(state) == state  # a float checkpoint loads unchanged
 
 
+def test_depthwise_kernels_stay_float():
+    depthwise = torch.randn(16, 1, 3, 3, generator=torch.Generator().manual_seed(0))
+    packed = quantise({"dw.weight": depthwise, "pw.weight": torch.randn(16, 16, 1, 1)})
+    assert torch.equal(packed["dw.weight"], depthwise) and "dw.weight" + SCALE_SUFFIX not in packed
+    assert packed["pw.weight"].dtype == torch.int8
+
+
 def test_member_state_dicts_come_back_out_of_a_merge():
     members = [{"visual.trunk.w": torch.full((2, 2), float(i)), "text.proj.weight": torch.full((3, 3), float(i)),
                 "logit_scale": torch.tensor(float(i))} for i in range(3)]
@@ -92,3 +99,39 @@ def test_a_member_written_with_int8_matrices_serves_as_its_float16_original(tmp_
                   for name in ("fp16", "int8"))
     assert float(fp16.encode_images(images)[0] @ int8.encode_images(images)[0]) > 0.995
     assert float(fp16.encode_text("a red skirt") @ int8.encode_text("a red skirt")) > 0.995
+
+
+def test_a_mixed_ensemble_scores_the_mean_of_members_of_different_architectures(tmp_path):
+    """An ensemble config may list members of different configs (ResNet-18 towers beside a MobileNetV2 one): each
+    member is built from its own config, and the score is still the mean of the members' cosines."""
+    from PIL import Image
+
+    from garment_search.embedding import ensemble_members
+    from training.embedding.ensemble import assemble, extract
+    from training.embedding.train import build_model, export
+
+    mixed = "garment-minilm-resnet18x3-mobilenetv2"
+    assert ensemble_members(mixed) == [EMBEDDED_MEMBER] * 3 + ["garment-minilm-mobilenetv2"]
+    assert ensemble_members(EMBEDDED_MODEL) == [EMBEDDED_MEMBER] * 3 and ensemble_members(EMBEDDED_MEMBER) is None
+    paths = []
+    for i in range(3):
+        extract(EMBEDDED_WEIGHTS, i, tmp_path / f"m{i}.pt")
+        paths.append(tmp_path / f"m{i}.pt")
+    torch.manual_seed(0)
+    export(build_model(None, text_weights=False, name="garment-minilm-mobilenetv2"), tmp_path / "mobile.pt")
+    paths.append(tmp_path / "mobile.pt")
+    assemble(paths, tmp_path / "mixed.pt", mixed)
+    with pytest.raises(SystemExit):
+        assemble(paths[:3], tmp_path / "short.pt", mixed)
+
+    images = [Image.fromarray(np.random.default_rng(2).integers(0, 255, (90, 60, 3), dtype=np.uint8))
+              for _ in range(3)]
+    query = "a striped shirt"
+    ensemble = Embedder(ModelChoice(mixed, str(tmp_path / "mixed.pt"))).load()
+    vectors = ensemble.encode_images(images)
+    assert vectors.shape[1] == 4 * 384 and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    cosines = []
+    for path, name in zip(paths, [EMBEDDED_MEMBER] * 3 + ["garment-minilm-mobilenetv2"]):
+        member = Embedder(ModelChoice(name, str(path))).load()
+        cosines.append(member.encode_images(images) @ member.encode_text(query))
+    assert np.abs(vectors @ ensemble.encode_text(query) - np.mean(cosines, axis=0)).max() < 3e-3  # int8 storage

@@ -57,6 +57,16 @@ def test_a_blend_splits_between_the_body_s_groups_and_the_network_s():
     assert torch.allclose(blend, (net_only + body_only) / 2, atol=1e-5)
 
 
+def test_several_networks_average_their_splits():
+    torch.manual_seed(3)
+    body, first, second = U2NetP(out_ch=4), GroupNet(), GroupNet()
+    both = GroupNetGarmentModel(body, [first, second]).eval()
+    x = torch.rand(1, 3, 64, 48, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        expected = (GroupNetGarmentModel(body, first).eval()(x) + GroupNetGarmentModel(body, second).eval()(x)) / 2
+        assert torch.allclose(both(x), expected, atol=1e-5)
+
+
 def test_only_labelled_garment_pixels_teach_the_split():
     target = torch.tensor([[0, 1, 2, 3]])
     assert group_targets(target).tolist() == [[-1, 0, 1, 2]]

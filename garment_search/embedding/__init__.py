@@ -76,14 +76,25 @@ def is_our_model(name: str) -> bool:
 
 
 def ensemble_spec(name: str) -> dict | None:
-    """``{"member": <config name>, "members": K}`` when ``name`` is one of our ensemble configs."""
+    """``{"member": <config name>, "members": K}`` (K copies of one member config) or ``{"members": [<config
+    name>, …]}`` (members of different configs) when ``name`` is one of our ensemble configs."""
     return json.loads((CONFIG_DIR / f"{name}.json").read_text()).get("ensemble") if is_our_model(name) else None
 
 
-def open_clip_model_name(name: str) -> str:
-    """The open_clip config that builds ``name``: an ensemble's member config, otherwise ``name`` itself."""
+def ensemble_members(name: str) -> list[str] | None:
+    """The member config of each member of our ensemble ``name``, in order; None when it is not one."""
     spec = ensemble_spec(name)
-    return spec["member"] if spec else name
+    if not spec:
+        return None
+    members = spec["members"]
+    return [spec["member"]] * members if isinstance(members, int) else list(members)
+
+
+def open_clip_model_name(name: str) -> str:
+    """The open_clip config that builds ``name``: an ensemble's first member config, otherwise ``name`` itself
+    (every member shares the text tower and tokenizer, so the first one's text side serves them all)."""
+    members = ensemble_members(name)
+    return members[0] if members else name
 
 
 def member_config(name: str) -> dict | None:
@@ -148,7 +159,7 @@ def create_model(choice: ModelChoice, device: str = "cpu", text_weights: bool = 
     import open_clip
 
     register_embedded_configs()
-    ours, spec, base = is_our_model(choice.name), ensemble_spec(choice.name), open_clip_model_name(choice.name)
+    ours, members, base = is_our_model(choice.name), ensemble_members(choice.name), open_clip_model_name(choice.name)
     try:
         model, _, preprocess = open_clip.create_model_and_transforms(
             base, pretrained=None if ours else choice.pretrained, device=device,
@@ -157,10 +168,13 @@ def create_model(choice: ModelChoice, device: str = "cpu", text_weights: bool = 
         if ours:
             if not choice.pretrained or not Path(choice.pretrained).exists():
                 raise FileNotFoundError(choice.pretrained)
-            if spec:
+            if members:
                 from garment_search.embedding.ensemble import widen
 
-                widen(model, spec["members"])
+                widen(model, len(members), [None if member == base else
+                                            open_clip.create_model(member, pretrained=None, pretrained_text=False,
+                                                                   device=device).visual
+                                            for member in members[1:]])
             load_embedded_weights(model, choice.pretrained)
         tokenizer = open_clip.get_tokenizer(base)
     except EmbedderUnavailable:

@@ -8,7 +8,9 @@ by √K, so the dot product of an ensemble image and text vector is exactly the 
 every open_clip caller (``encode_image``, ``encode_text``, the ONNX export) gets it unchanged.
 
 An ensemble model config (in ``model_configs/``) names the member config and the count:
-``{"ensemble": {"member": "garment-minilm-resnet18", "members": 3}}``.
+``{"ensemble": {"member": "garment-minilm-resnet18", "members": 3}}``, or each member's config when they differ
+(towers of other architectures that read other things well, against the same text tower):
+``{"ensemble": {"members": ["garment-minilm-resnet18", "garment-minilm-mobilenetv2"]}}``.
 """
 
 from __future__ import annotations
@@ -32,10 +34,13 @@ class MemberEnsemble(nn.Module):
         return torch.cat(outs, dim=-1) / math.sqrt(len(outs))
 
 
-def widen(model: nn.Module, members: int) -> nn.Module:
+def widen(model: nn.Module, members: int, visuals: list[nn.Module | None] | None = None) -> nn.Module:
     """Turn a one-member open_clip model (Hugging Face text tower) into a ``members``-wide ensemble in place:
-    ``model.visual`` and ``model.text.proj`` become ``MemberEnsemble``s of copies (weights loaded afterwards)."""
-    model.visual = MemberEnsemble([model.visual] + [copy.deepcopy(model.visual) for _ in range(members - 1)])
+    ``model.visual`` and ``model.text.proj`` become ``MemberEnsemble``s of copies (weights loaded afterwards).
+    ``visuals``: the image towers of members 1…, where one is built from another config (None: a copy)."""
+    others = visuals or [None] * (members - 1)
+    model.visual = MemberEnsemble([model.visual] + [v if v is not None else copy.deepcopy(model.visual)
+                                                    for v in others])
     proj = model.text.proj
     model.text.proj = MemberEnsemble([proj] + [copy.deepcopy(proj) for _ in range(members - 1)])
     return model

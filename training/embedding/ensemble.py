@@ -4,7 +4,8 @@ take one member back out (to fine-tune it, or rank it alone).
     python -m training.embedding.ensemble --members a.pt b.pt c.pt --out models/garment_minilm_resnet18x3.pt
     python -m training.embedding.ensemble --extract 0 --out /tmp/member0.pt   # from the shipped ensemble
 
-Members must be ``garment-minilm-resnet18`` checkpoints (as many as the ensemble config says); the result
+Members must be checkpoints of the ensemble config's member configs, in its order (``--model``; the shipped
+one: three ``garment-minilm-resnet18``); the result
 stores their weight matrices as int8 (``garment_search.embedding.int8_weights``) so three fit the 40 MB budget.
 """
 
@@ -16,15 +17,15 @@ from pathlib import Path
 import torch
 from open_clip.factory import load_state_dict
 
-from garment_search.embedding import EMBEDDED_MODEL, EMBEDDED_WEIGHTS, ensemble_spec
+from garment_search.embedding import EMBEDDED_MODEL, EMBEDDED_WEIGHTS, ensemble_members
 from garment_search.embedding.ensemble import member_state_dict, merge_state_dicts
 from garment_search.embedding.int8_weights import dequantise, quantise
 from training.embedding.train import save_weights
 
 
 def assemble(members: list[Path], out: Path, model: str = EMBEDDED_MODEL, int8: bool = True) -> None:
-    spec = ensemble_spec(model)
-    if not spec or spec["members"] != len(members):
+    configs = ensemble_members(model)
+    if not configs or len(configs) != len(members):
         raise SystemExit(f"{model} is not an ensemble of {len(members)} members")
     states = [dequantise(load_state_dict(str(path))) for path in members]
     merged = merge_state_dicts(states)

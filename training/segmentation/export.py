@@ -40,7 +40,7 @@ class Probabilities(torch.nn.Module):
 
 
 def load_model(weights: Path | None, init: str | None, group_head: Path | None,
-               group_net: Path | None = None, net_weight: float = 1.0) -> torch.nn.Module:
+               group_nets: list[Path] | None = None, net_weight: float = 1.0) -> torch.nn.Module:
     """The network to export: torch weights or an exported ONNX body, optionally with a group head or network."""
     if init:
         net = load_body(init)
@@ -48,9 +48,10 @@ def load_model(weights: Path | None, init: str | None, group_head: Path | None,
         net = U2NetP(out_ch=len(CLASS_NAMES))
         state = torch.load(weights, map_location="cpu", weights_only=False)
         net.load_state_dict(state.get("model", state))
-    if group_net is not None:
-        groups = GroupNet()
-        groups.load_state_dict(torch.load(group_net, map_location="cpu"))
+    if group_nets:
+        groups = [GroupNet() for _ in group_nets]
+        for one, path in zip(groups, group_nets):
+            one.load_state_dict(torch.load(path, map_location="cpu"))
         return GroupNetGarmentModel(net, groups, net_weight).eval()
     if group_head is None:
         return Probabilities(net).eval()
@@ -91,9 +92,10 @@ def main() -> None:
     ap.add_argument("--weights", type=Path, default=Path("training/runs/seg/final.pt"))
     ap.add_argument("--init", help="take the body from an exported garment ONNX instead of --weights")
     ap.add_argument("--group-head", type=Path, help="head.pt of training/segmentation/group_head.py")
-    ap.add_argument("--group-net", type=Path, help="group_net.pt of training/segmentation/group_net.py")
+    ap.add_argument("--group-net", type=Path, nargs="+",
+                    help="group_net.pt of training/segmentation/group_net.py (several: their splits averaged)")
     ap.add_argument("--group-net-weight", type=float, default=1.0,
-                    help="share of the group network in the group split (the rest: the body's own)")
+                    help="share of the group networks in the group split (the rest: the body's own)")
     ap.add_argument("--out", type=Path, default=Path("models/garment_u2netp.onnx"))
     ap.add_argument("--height", type=int, default=320)
     ap.add_argument("--width", type=int, default=240)

@@ -75,18 +75,20 @@ class GroupNet(nn.Module):
 
 
 class GroupNetGarmentModel(nn.Module):
-    """u2netp body (garment or not) + group network (which group) → probabilities (background, *groups) at the
-    input's resolution, as the shipped ONNX. ``net_weight`` below 1 splits the garment probability by a blend of
-    the network's group distribution and the body's own (its group probabilities renormalised)."""
+    """u2netp body (garment or not) + group networks (which group) → probabilities (background, *groups) at the
+    input's resolution, as the shipped ONNX. The networks' group distributions are averaged; ``net_weight`` below 1
+    blends that with the body's own (its group probabilities renormalised)."""
 
-    def __init__(self, body: U2NetP, groups: GroupNet, net_weight: float = 1.0) -> None:
+    def __init__(self, body: U2NetP, groups: GroupNet | list[GroupNet], net_weight: float = 1.0) -> None:
         super().__init__()
-        self.body, self.groups, self.net_weight = body, groups, net_weight
+        self.body, self.net_weight = body, net_weight
+        self.groups = nn.ModuleList(groups if isinstance(groups, list) else [groups])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         probs = torch.softmax(self.body(x)[0], dim=1)
         background = probs[:, :1]
-        split = F.interpolate(self.groups(x), size=x.shape[2:], mode="bilinear", align_corners=False).softmax(1)
+        split = torch.stack([F.interpolate(net(x), size=x.shape[2:], mode="bilinear", align_corners=False).softmax(1)
+                             for net in self.groups]).mean(0)
         if self.net_weight < 1:
             own = probs[:, 1:] / probs[:, 1:].sum(1, keepdim=True).clamp_min(1e-6)
             split = self.net_weight * split + (1 - self.net_weight) * own
@@ -141,13 +143,16 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workers", type=int, default=0, help="data-loading processes (0: augment in the training loop)")
     ap.add_argument("--cache-height", type=int, default=480, help="height the photos are kept at before cropping")
+    ap.add_argument("--extra-ccp", type=Path,
+                    help="also train on every photo of this folder in CCP's layout (training.segmentation.flat_lays: "
+                    "lone garments, which worn photos never show)")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     args.run.mkdir(parents=True, exist_ok=True)
 
     train = CCPSegmentation(args.ccp, TRAIN_IDS, INPUT_HW, train=True, cache_height=args.cache_height,
-                            negative_share=0.0)
+                            negative_share=0.0, extra=args.extra_ccp)
     val = CCPSegmentation(args.ccp, VAL_IDS, INPUT_HW, train=False, cache_height=args.cache_height)
     net = GroupNet()
     net.load_trunk(args.backbone)
