@@ -143,6 +143,14 @@ def freeze_early_layers(trunk: torch.nn.Module, blocks: int) -> list[torch.nn.Mo
     return frozen
 
 
+def train_mode(model: torch.nn.Module, frozen: list[torch.nn.Module]) -> None:
+    """``model.train()`` with the ``frozen`` modules left in eval mode: their batch norms keep the statistics they
+    were given instead of drifting towards the training batches."""
+    model.train()
+    for module in frozen:
+        module.eval()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tarball", type=Path, required=True, help="the nsfwjs npm tarball (npm pack nsfwjs@4.3.0)")

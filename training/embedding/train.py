@@ -37,7 +37,7 @@ from training.checkpoint import Checkpoint, optimiser_step
 from training.embedding.captions import NOUNS, PATTERNS, UNSURE, Attributes, Mentions, captions_for
 from training.embedding.data import (CROPS_FILE, PRODUCT_VIEWS_FILE, Crops, ccp_crops, ccp_product_views,
                                      clothing_crops, run_crops)
-from training.pretrained_backbone import freeze_early_layers
+from training.pretrained_backbone import freeze_early_layers, train_mode
 from training.progress import StepLog
 from training.schedule import WarmupCosine
 from training.segmentation.data import label_group
@@ -380,10 +380,7 @@ def main() -> None:
     checkpoint = Checkpoint(args.run / "checkpoint.pt", model, opt, sched)
     step = checkpoint.resume()
 
-    model.train()
-    model.text.transformer.eval()
-    for module in frozen:
-        module.eval()
+    train_mode(model, [model.text.transformer, *frozen])
     log = StepLog(schedule, args.batch, checkpoint, args.save_every)
     while step < schedule.total:
         epoch, in_epoch = divmod(step, steps_per_epoch)

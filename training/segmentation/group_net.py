@@ -32,7 +32,7 @@ from torch import nn
 
 from garment_search.segmentation.groups import GARMENT_GROUPS
 from training.checkpoint import Checkpoint, optimiser_step
-from training.pretrained_backbone import freeze_early_layers
+from training.pretrained_backbone import freeze_early_layers, train_mode
 from training.progress import StepLog
 from training.schedule import WarmupCosine
 from training.segmentation.data import TRAIN_IDS, VAL_IDS, CCPSegmentation
@@ -109,7 +109,8 @@ def group_loss(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor
 @torch.no_grad()
 def group_iou(net: GroupNet, data: CCPSegmentation) -> dict[str, float]:
     """Per-group IoU among labelled garment pixels at the input resolution (the split alone: garment pixels are
-    the labels', so this is not the served IoU, which ``training.segmentation.evaluate`` measures)."""
+    the labels', so this is not the served IoU, which ``training.segmentation.evaluate`` measures). Leaves ``net``
+    in eval mode."""
     net.eval()
     inter = torch.zeros(len(GARMENT_GROUPS))
     union = torch.zeros(len(GARMENT_GROUPS))
@@ -121,7 +122,6 @@ def group_iou(net: GroupNet, data: CCPSegmentation) -> dict[str, float]:
         for g in range(len(GARMENT_GROUPS)):
             inter[g] += ((pred == g) & (target == g) & on).sum()
             union[g] += (((pred == g) & on) | (target == g)).sum()
-    net.train()
     return {group: float(inter[g] / max(union[g], 1)) for g, group in enumerate(GARMENT_GROUPS)}
 
 
@@ -171,23 +171,18 @@ def main() -> None:
     step = checkpoint.resume()
 
     stream = BatchStream(train, args.batch, args.workers)
-    net.train()
-    for module in frozen:
-        module.eval()
+    train_mode(net, frozen)
     log = StepLog(schedule, args.batch, checkpoint, args.save_every)
     while step < schedule.total:
-        epoch, in_epoch = divmod(step, steps_per_epoch)
-        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(args.seed + epoch))
-        for xs, ys in stream.epoch(args.seed * 1000 + epoch,
-                                   order[in_epoch * args.batch:steps_per_epoch * args.batch].tolist()):
+        epoch = step // steps_per_epoch
+        for xs, ys in stream.rest_of_epoch(step, steps_per_epoch, args.seed):
             value = optimiser_step(group_loss(net(xs), ys, weights), opt, sched)
             step += 1
             log.step(step, epoch, value, len(xs), lambda: f"lr {sched.get_last_lr()[1]:.2e}")
         log.epoch_end(step, epoch, None)
         if (epoch + 1) % 4 == 0 or step >= schedule.total:
             scores = group_iou(net, val)
-            for module in frozen:
-                module.eval()
+            train_mode(net, frozen)
             print(f"epoch {epoch + 1} validation split " + " ".join(f"{k} {v:.4f}" for k, v in scores.items()),
                   flush=True)
     torch.save(net.state_dict(), args.run / "group_net.pt")

@@ -157,6 +157,13 @@ class BatchStream:
                 _Seeded(data), batch_size=batch, sampler=self.sampler, num_workers=workers, drop_last=True,
                 pin_memory=torch.cuda.is_available(), persistent_workers=True)
 
+    def rest_of_epoch(self, step: int, steps_per_epoch: int, seed: int):
+        """The batches from ``step`` to the end of its epoch. An epoch's order and augmentations are functions of
+        ``seed`` and the epoch alone, so a resumed run sees what an uninterrupted one would have."""
+        epoch, in_epoch = divmod(step, steps_per_epoch)
+        order = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(seed + epoch))
+        yield from self.epoch(seed * 1000 + epoch, order[in_epoch * self.batch:steps_per_epoch * self.batch].tolist())
+
     def epoch(self, seed: int, order: list[int]):
         if self.loader is not None:
             self.sampler.keys = [(seed, i) for i in order]
@@ -255,10 +262,8 @@ def main() -> None:
     model.train()
     log = StepLog(schedule, args.batch, checkpoint, args.save_every)
     while step < schedule.total:
-        epoch, in_epoch = divmod(step, steps_per_epoch)
-        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(args.seed + epoch))
-        for xs, ys in stream.epoch(args.seed * 1000 + epoch,
-                                   order[in_epoch * args.batch:steps_per_epoch * args.batch].tolist()):
+        epoch = step // steps_per_epoch
+        for xs, ys in stream.rest_of_epoch(step, steps_per_epoch, args.seed):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 outputs = model(xs.to(device, non_blocking=True))
             loss = segmentation_loss([o.float() for o in outputs], ys.to(device, non_blocking=True), class_weights,
