@@ -4,8 +4,9 @@ Every floating tensor of two or more dimensions (convolution kernels, linear lay
 float32 scale per output channel (symmetric, max-abs / 127), the rest (batch-norm statistics, temperature) as
 they are — and so are depthwise convolution kernels (one input channel per output, e.g. MobileNet's): a few taps
 per channel, few bytes in all, and in int8 they moved a MobileNetV2 member's image vectors to cosine 0.980 of
-its float ones at worst (0.998 kept as they are; docs/benchmarks.md, "Pretrained image trunk"). Only storage changes: loading expands the weights back to float32 before ``load_state_dict``, so the
-model computes in float as before (measured drift in docs/benchmarks.md, "Ensemble").
+its float ones at worst (0.998 kept as they are; docs/benchmarks.md, "Pretrained image trunk"). Only storage
+changes: loading expands the weights back to float32 before ``load_state_dict``, so the model computes in float
+as before (measured drift in docs/benchmarks.md, "Ensemble").
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
     python -m training.embedding.train --run training/runs/emb --epochs 30
     python -m training.embedding.train --run training/runs/emb5 --init member.pt --epochs 6 --lr 5e-4
 
-The model is open_clip's ``garment-minilm-resnet18`` (garment_search/embedding/model_configs). The text
+The model is open_clip's ``garment-minilm-resnet18`` (garment_search/embedding/model_configs), or with ``--model
+garment-minilm-mobilenetv2 --backbone`` a MobileNetV2 tower started from pretrained weights
+(``training.pretrained_backbone``). The text
 transformer stays frozen, so its pooled outputs are computed once for every caption and cached; the image tower,
 the text projection (initialised to identity) and the temperature are trained. Captions name the measured colour,
 garment, and — where measured with confidence (training/embedding/patterns.py) — pattern and second colour.
