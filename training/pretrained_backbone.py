@@ -128,10 +128,26 @@ def timm_state_dict(keras: dict[str, np.ndarray], mean: np.ndarray, std: np.ndar
     return sd
 
 
+def load_trunk(trunk: torch.nn.Module, path: Path) -> None:
+    """Load weights written by this script into a timm MobileNetV2 trunk: a whole one, or a features-only one (which
+    has no use for the classifier-side layers); any weight the trunk lacks in the file is an error."""
+    missing, _ = trunk.load_state_dict(torch.load(path, map_location="cpu"), strict=False)
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing:
+        raise SystemExit(f"{path} is not a mobilenetv2_100 trunk: missing {missing[:3]}")
+
+
+def trunk_and_rest(module: torch.nn.Module) -> tuple[list[torch.nn.Parameter], list[torch.nn.Parameter]]:
+    """The trainable parameters of ``module.trunk`` (frozen ones left out) and every parameter outside it: the two
+    optimiser groups of a pretrained trunk, which learns slower than what is new around it."""
+    trunk = [p for p in module.trunk.parameters() if p.requires_grad]
+    return trunk, [p for n, p in module.named_parameters() if not n.startswith("trunk.")]
+
+
 def freeze_early_layers(trunk: torch.nn.Module, blocks: int) -> list[torch.nn.Module]:
     """Freeze a timm MobileNet-style trunk's stem and first ``blocks`` stages (weights and batch-norm statistics):
-    a pretrained start keeps its low-level filters on a small training set, and the high-resolution layers — most of the
-    backward pass — are skipped. Returns the frozen modules, to be put back in eval mode after every
+    a pretrained start keeps its low-level filters on a small training set, and the high-resolution layers — most
+    of the backward pass — are skipped. Returns the frozen modules, to be put back in eval mode after every
     ``model.train()``."""
     if blocks <= 0:
         return []

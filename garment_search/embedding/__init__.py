@@ -171,9 +171,7 @@ def create_model(choice: ModelChoice, device: str = "cpu", text_weights: bool = 
             if members:
                 from garment_search.embedding.ensemble import widen
 
-                widen(model, len(members), [None if member == base else
-                                            open_clip.create_model(member, pretrained=None, pretrained_text=False,
-                                                                   device=device).visual
+                widen(model, len(members), [None if member == base else image_tower(member).to(device)
                                             for member in members[1:]])
             load_embedded_weights(model, choice.pretrained)
         tokenizer = open_clip.get_tokenizer(base)
@@ -187,6 +185,16 @@ def create_model(choice: ModelChoice, device: str = "cpu", text_weights: bool = 
         ) from None
     model.eval()
     return model, preprocess, tokenizer
+
+
+def image_tower(name: str):
+    """The image tower of registered model config ``name`` alone (a mixed ensemble's other members: building their
+    whole model would also build a text transformer only to throw it away)."""
+    import open_clip
+    from open_clip.model import _build_vision_tower
+
+    config = open_clip.get_model_config(name)
+    return _build_vision_tower(config["embed_dim"], config["vision_cfg"])
 
 
 def model_identity(choice: ModelChoice) -> str:

@@ -39,7 +39,7 @@ from training.checkpoint import Checkpoint, optimiser_step
 from training.embedding.captions import NOUNS, PATTERNS, UNSURE, Attributes, Mentions, captions_for
 from training.embedding.data import (CROPS_FILE, PRODUCT_VIEWS_FILE, Crops, ccp_crops, ccp_product_views,
                                      clothing_crops, run_crops)
-from training.pretrained_backbone import freeze_early_layers, train_mode
+from training.pretrained_backbone import freeze_early_layers, load_trunk, train_mode, trunk_and_rest
 from training.progress import StepLog
 from training.schedule import WarmupCosine
 from training.segmentation.data import label_group
@@ -276,7 +276,7 @@ def build_model(init: Path | None, text_weights: bool, name: str = EMBEDDED_MEMB
         with torch.no_grad():
             model.text.proj.weight.copy_(torch.eye(model.text.proj.weight.shape[0]))
         if backbone:
-            model.visual.trunk.load_state_dict(torch.load(backbone, map_location="cpu"))
+            load_trunk(model.visual.trunk, backbone)
     for p in model.text.transformer.parameters():
         p.requires_grad = False
     return model
@@ -369,10 +369,10 @@ def main() -> None:
 
     model.to(device)
     frozen = freeze_early_layers(model.visual.trunk, args.freeze_blocks)
-    trunk = [p for p in model.visual.trunk.parameters() if p.requires_grad]
+    trunk, rest = trunk_and_rest(model.visual)
     params = [
         {"params": trunk, "lr": args.lr * args.backbone_lr_mult},
-        {"params": [p for n, p in model.visual.named_parameters() if not n.startswith("trunk.")], "lr": args.lr},
+        {"params": rest, "lr": args.lr},
         {"params": list(model.text.proj.parameters()) + [model.logit_scale], "lr": args.lr * 0.1},
     ]
     opt = torch.optim.AdamW(params, weight_decay=0.05)

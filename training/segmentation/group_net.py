@@ -32,7 +32,7 @@ from torch import nn
 
 from garment_search.segmentation.groups import GARMENT_GROUPS
 from training.checkpoint import Checkpoint, optimiser_step
-from training.pretrained_backbone import freeze_early_layers, train_mode
+from training.pretrained_backbone import freeze_early_layers, load_trunk, train_mode, trunk_and_rest
 from training.progress import StepLog
 from training.schedule import WarmupCosine
 from training.segmentation.data import TRAIN_IDS, VAL_IDS, CCPSegmentation
@@ -57,13 +57,6 @@ class GroupNet(nn.Module):
         self.context = nn.Linear(channels[-1], width)
         self.out = nn.Sequential(nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
                                  nn.Dropout2d(0.1), nn.Conv2d(width, len(GARMENT_GROUPS), 1))
-
-    def load_trunk(self, path: Path) -> None:
-        """Trunk weights from ``training.pretrained_backbone`` (its classifier-side layers are not used here)."""
-        state = torch.load(path, map_location="cpu")
-        missing, _ = self.trunk.load_state_dict(state, strict=False)
-        if [k for k in missing if not k.endswith("num_batches_tracked")]:
-            raise SystemExit(f"{path} is not a {TRUNK} trunk: missing {missing[:3]}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         fine, middle, coarse = self.trunk(x)
@@ -155,13 +148,12 @@ def main() -> None:
                             negative_share=0.0, extra=args.extra_ccp)
     val = CCPSegmentation(args.ccp, VAL_IDS, INPUT_HW, train=False, cache_height=args.cache_height)
     net = GroupNet()
-    net.load_trunk(args.backbone)
+    load_trunk(net.trunk, args.backbone)
     frozen = freeze_early_layers(net.trunk, args.freeze_blocks)
     weights = torch.tensor([float(v) for v in args.group_weights.split(",")])
     if len(weights) != len(GARMENT_GROUPS):
         ap.error(f"--group-weights needs {len(GARMENT_GROUPS)} values")
-    trunk = [p for p in net.trunk.parameters() if p.requires_grad]
-    rest = [p for n, p in net.named_parameters() if not n.startswith("trunk.")]
+    trunk, rest = trunk_and_rest(net)
     opt = torch.optim.AdamW([{"params": trunk, "lr": args.lr * args.backbone_lr_mult},
                              {"params": rest, "lr": args.lr}], weight_decay=1e-4)
     steps_per_epoch = len(train) // args.batch
