@@ -20,9 +20,11 @@ HELDOUT=${HELDOUT:-.devdata/heldout}
 MINUTES=${MINUTES:-5}
 BRING=${BRING:-5}
 INIT=${INIT:-$PACK/member0.pt}  # finetune's start: `python -m training.embedding.ensemble --extract 0 --out $INIT`
+# The pretrained trunk of the `pre-*` recipes: `python -m training.pretrained_backbone --out $BACKBONE` (9 MB)
+BACKBONE=${BACKBONE:-$PACK/mobilenetv2.pt}
 # The shipped ensemble as a baseline row, when the working tree carries it: at 35 MB it does not fit the 64 MiB
 # travel next to a pack (move it out of the tree for the lease call; the proxy numbers in docs/benchmarks.md stand in).
-BASELINE=garment-minilm-resnet18x3=models/garment_minilm_resnet18x3.pt
+BASELINE=garment-minilm-resnet18x2-mobilenetv2x2=models/garment_minilm_resnet18x2_mobilenetv2x2.pt
 [ -f "${BASELINE#*=}" ] || BASELINE=
 COMBO=${COMBO:-}           # bring back the members of the best COMBO-member ensemble (heldout combos) instead
 EXTRA=${EXTRA:-}           # appended to every run's arguments (e.g. "--limit 64 --epochs 2" for a dry run)
@@ -30,6 +32,7 @@ OUT=${OUT:?set OUT to the folder that receives the weights}
 PY=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 PYTHONPATH="$PACK/site${PYTHONPATH:+:$PYTHONPATH}"
 PLAIN="--no-pattern-captions --no-second-colour-captions"  # session 1's (shipped) caption recipe
+PRE="--model garment-minilm-mobilenetv2 --backbone $BACKBONE --freeze-blocks 3 --backbone-lr-mult 0.25 --epochs 25"
 
 recipe() {
     case $1 in
@@ -44,6 +47,8 @@ recipe() {
         sleeves-short)    echo --epochs 40 --sleeve-captions $PLAIN ;;      # (pack_lease --captions sleeves)
         sleeves-finetune) echo --epochs 30 --lr 5e-4 --init "$INIT" --sleeve-captions $PLAIN ;;
         finetune)         echo --epochs 30 --lr 5e-4 --init "$INIT" $PLAIN ;;
+        pre-short)        echo $PRE $PLAIN ;;                                # pretrained MobileNetV2 member (stop 19)
+        pre-sleeves)      echo $PRE --sleeve-captions $PLAIN ;;              # (pack_lease --captions sleeves)
         *) echo "unknown recipe $1" >&2; return 1 ;;
     esac
 }

@@ -105,10 +105,11 @@ def group_iou(net: GroupNet, data: CCPSegmentation) -> dict[str, float]:
     the labels', so this is not the served IoU, which ``training.segmentation.evaluate`` measures). Leaves ``net``
     in eval mode."""
     net.eval()
-    inter = torch.zeros(len(GARMENT_GROUPS))
-    union = torch.zeros(len(GARMENT_GROUPS))
+    device = next(net.parameters()).device
+    inter = torch.zeros(len(GARMENT_GROUPS), device=device)
+    union = torch.zeros(len(GARMENT_GROUPS), device=device)
     for i in range(len(data)):
-        x, y = data[i]
+        x, y = (t.to(device) for t in data[i])
         target = group_targets(y)
         pred = F.interpolate(net(x[None]), size=y.shape, mode="bilinear", align_corners=False)[0].argmax(0)
         on = target >= 0
@@ -134,6 +135,7 @@ def main() -> None:
     ap.add_argument("--save-every", type=int, default=10)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--workers", type=int, default=0, help="data-loading processes (0: augment in the training loop)")
     ap.add_argument("--cache-height", type=int, default=480, help="height the photos are kept at before cropping")
     ap.add_argument("--extra-ccp", type=Path,
@@ -153,6 +155,9 @@ def main() -> None:
     weights = torch.tensor([float(v) for v in args.group_weights.split(",")])
     if len(weights) != len(GARMENT_GROUPS):
         ap.error(f"--group-weights needs {len(GARMENT_GROUPS)} values")
+    device = torch.device(args.device)
+    net.to(device)
+    weights = weights.to(device)
     trunk, rest = trunk_and_rest(net)
     opt = torch.optim.AdamW([{"params": trunk, "lr": args.lr * args.backbone_lr_mult},
                              {"params": rest, "lr": args.lr}], weight_decay=1e-4)
@@ -168,6 +173,7 @@ def main() -> None:
     while step < schedule.total:
         epoch = step // steps_per_epoch
         for xs, ys in stream.rest_of_epoch(step, steps_per_epoch, args.seed):
+            xs, ys = xs.to(device, non_blocking=True), ys.to(device, non_blocking=True)
             value = optimiser_step(group_loss(net(xs), ys, weights), opt, sched)
             step += 1
             log.step(step, epoch, value, len(xs), lambda: f"lr {sched.get_last_lr()[1]:.2e}")
@@ -177,7 +183,7 @@ def main() -> None:
             train_mode(net, frozen)
             print(f"epoch {epoch + 1} validation split " + " ".join(f"{k} {v:.4f}" for k, v in scores.items()),
                   flush=True)
-    torch.save(net.state_dict(), args.run / "group_net.pt")
+    torch.save({k: v.cpu() for k, v in net.state_dict().items()}, args.run / "group_net.pt")
     print(f"wrote {args.run / 'group_net.pt'}", flush=True)
 
 
