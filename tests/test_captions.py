@@ -155,7 +155,7 @@ def test_sleeve_captions_are_opt_in_and_fit_only_the_measured_length():
     assert not unknown[[0, 1, 3]].any()
     vocabulary = caption_vocabulary(sleeves=True)
     assert {"long sleeve", "short sleeved", "sleeveless"} <= set(vocabulary) and "short" not in vocabulary
-    assert "sleeveless" not in caption_vocabulary()  # the shipped towers were not trained on sleeve words
+    assert "sleeveless" not in caption_vocabulary()  # opt-in: towers trained without them never read them
 
 
 def test_sleeve_lengths_are_read_for_tops_only_and_cached(tmp_path):

@@ -29,8 +29,9 @@ def test_metadata_matches_the_onnx_package(tmp_path, props):
     assert onnx_metadata(path) == {p.key: p.value for p in onnx.load(str(path)).metadata_props} == props
 
 
-def test_the_shipped_garment_model_records_its_input_size():
-    path = MODELS_DIR / "garment_u2netp.onnx"
+@pytest.mark.parametrize("name", ["garment_groupnet.onnx", "garment_u2netp.onnx"])  # served; its body
+def test_the_shipped_garment_models_record_their_input_size(name):
+    path = MODELS_DIR / name
     if not path.exists():
         pytest.skip("garment model not present")
     assert onnx_metadata(path) == {p.key: p.value for p in onnx.load(str(path)).metadata_props}

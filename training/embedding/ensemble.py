@@ -1,12 +1,14 @@
 """Assemble the served ensemble checkpoint from member checkpoints written by ``training.embedding.train``, or
 take one member back out (to fine-tune it, or rank it alone).
 
-    python -m training.embedding.ensemble --members a.pt b.pt c.pt --out models/garment_minilm_resnet18x3.pt
+    python -m training.embedding.ensemble --members r1.pt r2.pt m1.pt m2.pt \
+        --out models/garment_minilm_resnet18x2_mobilenetv2x2.pt
     python -m training.embedding.ensemble --extract 0 --out /tmp/member0.pt   # from the shipped ensemble
 
 Members must be checkpoints of the ensemble config's member configs, in its order (``--model``; the shipped
-one: three ``garment-minilm-resnet18``); the result
-stores their weight matrices as int8 (``garment_search.embedding.int8_weights``) so three fit the 40 MB budget.
+one: two ``garment-minilm-resnet18`` then two ``garment-minilm-mobilenetv2``); the result stores their weight
+matrices as int8 (``garment_search.embedding.int8_weights``; depthwise kernels stay float) so four fit the 40 MB
+budget.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ def assemble(members: list[Path], out: Path, model: str = EMBEDDED_MODEL, int8: 
 
 
 def extract(ensemble: Path, index: int, out: Path) -> None:
-    """Member ``index`` as a float16 ``garment-minilm-resnet18`` checkpoint, as training writes them."""
+    """Member ``index`` as a float16 checkpoint of its member config (``ensemble_members``), as training writes
+    them."""
     save_weights(member_state_dict(dequantise(load_state_dict(str(ensemble))), index), out)
     print(f"wrote {out}: member {index} of {ensemble}")
 

@@ -2,7 +2,7 @@
 candidate weights of the embedded model side by side (``--weights``: the photos are cut out once for all).
 
     python -m training.embedding.evaluate [--datasets ../shared/datasets] [--keep product garments]
-    python -m training.embedding.evaluate --weights models/garment_minilm_resnet18x3.pt candidate.pt --skip latency
+    python -m training.embedding.evaluate --weights models/garment_minilm_resnet18x2_mobilenetv2x2.pt candidate.pt --skip latency
     python -m training.embedding.evaluate --weights garment-minilm-resnet18=member.pt ensemble.pt   # MODEL=PATH
 
 - the held-out sets (training/embedding/heldout.py): clothing-small validation/ "a photo of a <class>" →

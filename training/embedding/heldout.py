@@ -3,7 +3,7 @@
     python -m training.embedding.heldout pack --out .devdata/heldout          # here: cut out, crop, pack (~5 MB)
     python -m training.embedding.heldout rank --pack .devdata/heldout --weights a.pt b.pt   # anywhere
     python -m training.embedding.heldout combos --pack .devdata/heldout --members 3 --weights a.pt b.pt c.pt d.pt
-    (--weights: member checkpoints, or MODEL=PATH such as garment-minilm-resnet18x3=models/garment_minilm_resnet18x3.pt)
+    (--weights: member checkpoints, or MODEL=PATH such as garment-minilm-resnet18x2-mobilenetv2x2=models/garment_minilm_resnet18x2_mobilenetv2x2.pt)
 
 Four held-out measures, never trained on:
 - clothing-small ``validation/``: "a photo of a <class>" for each class over all photos → mean precision@10;
