@@ -1,4 +1,4 @@
-"""Several independently trained copies of one model served as one: the mean of their cosine similarities.
+"""Several independently trained models served as one: the mean of their cosine similarities.
 
 Models trained independently (other seeds, other recipes) are wrong in different places, so averaging their
 similarities ranks better than any one of them (docs/benchmarks.md, "Ensemble"). Search only ever encodes text, and every member
@@ -10,7 +10,9 @@ every open_clip caller (``encode_image``, ``encode_text``, the ONNX export) gets
 An ensemble model config (in ``model_configs/``) names the member config and the count:
 ``{"ensemble": {"member": "garment-minilm-resnet18", "members": 3}}``, or each member's config when they differ
 (towers of other architectures that read other things well, against the same text tower):
-``{"ensemble": {"members": ["garment-minilm-resnet18", "garment-minilm-mobilenetv2"]}}``.
+``{"ensemble": {"members": ["garment-minilm-resnet18", "garment-minilm-mobilenetv2"]}}`` (the served one: two of
+each). Its own ``query_vocabulary``, when given, says which caption words its members were trained on
+(``query_vocabulary.py``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""int8 storage of a checkpoint's weight matrices: what lets three image towers fit the 40 MB weights budget.
+"""int8 storage of a checkpoint's weight matrices: what lets four image towers fit the 40 MB weights budget.
 
 Every floating tensor of two or more dimensions (convolution kernels, linear layers) is stored as int8 with one
 float32 scale per output channel (symmetric, max-abs / 127), the rest (batch-norm statistics, temperature) as
