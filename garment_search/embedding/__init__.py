@@ -78,10 +78,15 @@ def is_our_model(name: str) -> bool:
     return (CONFIG_DIR / f"{name}.json").is_file()
 
 
+def our_config(name: str) -> dict | None:
+    """Our model config ``name`` as written in ``model_configs/`` (an ensemble's is its own), else None."""
+    return json.loads((CONFIG_DIR / f"{name}.json").read_text()) if is_our_model(name) else None
+
+
 def ensemble_spec(name: str) -> dict | None:
     """``{"member": <config name>, "members": K}`` (K copies of one member config) or ``{"members": [<config
     name>, …]}`` (members of different configs) when ``name`` is one of our ensemble configs."""
-    return json.loads((CONFIG_DIR / f"{name}.json").read_text()).get("ensemble") if is_our_model(name) else None
+    return (our_config(name) or {}).get("ensemble")
 
 
 def ensemble_members(name: str) -> list[str] | None:
@@ -102,9 +107,7 @@ def open_clip_model_name(name: str) -> str:
 
 def member_config(name: str) -> dict | None:
     """The model config of one of our models (an ensemble: its member's), else None."""
-    if not is_our_model(name):
-        return None
-    return json.loads((CONFIG_DIR / f"{open_clip_model_name(name)}.json").read_text())
+    return our_config(open_clip_model_name(name)) if is_our_model(name) else None
 
 
 def pypi_text_tower(name: str) -> str | None:

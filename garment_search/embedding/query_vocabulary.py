@@ -17,7 +17,6 @@ as written. ``QUERY_VOCABULARY_VIEW=0`` turns the view off.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from functools import cache
@@ -68,11 +67,9 @@ def model_vocabulary(name: str) -> frozenset[str] | None:
     """The ``query_vocabulary`` (caption phrases) of our model config ``name`` — an ensemble's own when its members
     were trained on more caption words than their architecture's config lists (sleeve captions), else its first
     member's — or None for models not ours."""
-    from garment_search.embedding import CONFIG_DIR, is_our_model, member_config
+    from garment_search.embedding import member_config, our_config
 
-    if not is_our_model(name):
-        return None
-    own = json.loads((CONFIG_DIR / f"{name}.json").read_text()).get("query_vocabulary")
+    own = (our_config(name) or {}).get("query_vocabulary")
     vocabulary = own or (member_config(name) or {}).get("query_vocabulary")
     return frozenset(vocabulary) if vocabulary else None
 
