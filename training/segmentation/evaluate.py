@@ -15,7 +15,10 @@ original is nearly black (max channel < 40) are ignored: a black garment on blac
   when the labelled family is kept instead of the model's pick (what a right pick alone would give); and the IoU
   of a perfect family split of the ``garments`` mask (garments mask ∩ labelled family: the ceiling the
   garment-versus-rest mask allows)
-- <group> IoU: the mask for ``keep=<group>`` against that group's labels
+- <group> IoU: the mask for ``keep=<group>`` against that group's labels; with where it is lost: the photos
+  labelled with the group, the IoU of a perfect group split of the ``garments`` mask (garments mask ∩ the group's
+  labels: the ceiling the garment-versus-rest mask allows), and the share of the kept pixels that lie in photos
+  without the group at all (a whole outfit given the wrong group, rather than a boundary drawn wrong)
 - flat lays (``--clothing``): clothing-small *validation* photos of one garment each (product shots and flat lays;
   hats and shoes left out), the group its class folder names: the share of photos whose garment pixels the model
   gives mostly to that group, and whose ``product`` family is that group's (what remove_bg keeps and what the
@@ -117,6 +120,12 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
                 truth_g = (classes == c) & valid
                 sums[f"{group}_inter"] += (mask & valid & truth_g).sum()
                 sums[f"{group}_union"] += ((mask & valid) | truth_g).sum()
+                sums[f"{group}_oracle"] += (pred & truth_g).sum()
+                sums[f"{group}_truth"] += truth_g.sum()
+                sums[f"{group}_photos"] += bool(truth_g.any())
+                sums[f"{group}_kept"] += (mask & valid).sum()
+                if not truth_g.any():
+                    sums[f"{group}_kept_absent"] += (mask & valid).sum()
     out = {
         "model": session.identity,
         "photos": len(seconds),
@@ -134,7 +143,11 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
         out["product_family_right"] = sums["family_right"] / len(seconds)
         out["product_iou_family_told"] = sums["told_inter"] / sums["told_union"]
         out["product_iou_perfect_family_split"] = sums["oracle_inter"] / sums["oracle_union"]
-        out.update({f"{g}_iou": sums[f"{g}_inter"] / sums[f"{g}_union"] for g in GARMENT_GROUPS})
+        for g in GARMENT_GROUPS:
+            out[f"{g}_iou"] = sums[f"{g}_inter"] / sums[f"{g}_union"]
+            out[f"{g}_photos"] = int(sums[f"{g}_photos"])
+            out[f"{g}_iou_perfect_split"] = sums[f"{g}_oracle"] / max(sums[f"{g}_truth"], 1)
+            out[f"{g}_kept_in_photos_without"] = sums[f"{g}_kept_absent"] / max(sums[f"{g}_kept"], 1)
     return out
 
 
