@@ -1,6 +1,7 @@
 """The group network re-splits the garment probability only: garment-versus-background stays the body's, the
 output stays a distribution at any input size (test-time augmentation reads 1.2×), the exported ONNX computes
-what the torch model computes, and training only ever learns from labelled garment pixels."""
+what the torch model computes, and training only ever learns from labelled garment pixels; the optional photo head
+teaches, and is never served."""
 
 import pytest
 
@@ -8,7 +9,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("timm")
 pytest.importorskip("onnxruntime")
 
-from training.segmentation.group_net import GroupNet, GroupNetGarmentModel, group_loss, group_targets  # noqa: E402
+from training.segmentation.group_net import (GroupNet, GroupNetGarmentModel, group_loss, group_targets,  # noqa: E402
+                                             one_piece_photos, training_loss)
 from training.segmentation.u2netp import U2NetP, load_onnx_weights  # noqa: E402
 
 
@@ -76,3 +78,33 @@ def test_only_labelled_garment_pixels_teach_the_split():
     assert logits.grad[0, :, 0, 0].abs().sum() == 0  # the background pixel has no say
     assert logits.grad[0, :, 0, 1:].abs().sum() > 0
     assert loss.item() == pytest.approx(torch.log(torch.tensor(3.0)).item(), abs=1e-5)  # uniform over 3 groups
+
+
+def test_a_photo_is_mostly_one_piece_by_its_labelled_garment_pixels():
+    dress = torch.tensor([[0, 3, 3, 1]])            # two thirds of the garment pixels one-piece
+    top = torch.tensor([[0, 1, 1, 1]])
+    nothing = torch.zeros(1, 4, dtype=torch.long)    # no garment at all
+    top_and_skirt = torch.tensor([[1, 1, 2, 2]])
+    assert one_piece_photos(torch.stack([dress, top, nothing, top_and_skirt])).tolist() == [1.0, 0.0, 0.0, 0.0]
+    strap = torch.tensor([[[1] * 19 + [3]]])          # 5%: a top with a romper's strap beside it
+    under_a_cardigan = torch.tensor([[[1] * 17 + [3] * 3]])  # 15%: counts
+    assert one_piece_photos(torch.cat([strap, under_a_cardigan])).tolist() == [0.0, 1.0]
+
+
+def test_the_photo_head_adds_to_the_pixel_loss_and_is_left_out_of_the_served_weights():
+    torch.manual_seed(5)
+    net = GroupNet(photo_head=True).eval()
+    x = torch.rand(2, 3, 64, 48, generator=torch.Generator().manual_seed(6))
+    target = torch.zeros(2, 64, 48, dtype=torch.long)
+    target[0, 10:50, 10:40] = 3  # a dress
+    target[1, 10:30, 10:40], target[1, 30:50, 10:40] = 1, 2  # a top over a skirt
+    with torch.no_grad():
+        pixels = group_loss(net(x), target, torch.ones(3))
+        assert training_loss(net, x, target, torch.ones(3), 0.0) == pixels
+        assert training_loss(net, x, target, torch.ones(3), 0.5) > pixels
+    served = net.served_state()
+    assert served and not any(k.startswith("photo.") for k in served)
+    plain = GroupNet()
+    plain.load_state_dict(served)  # strict: the exported network is the plain one
+    with torch.no_grad():
+        assert torch.equal(plain.eval()(x), net(x))

@@ -18,6 +18,10 @@ pooled deepest features as context). It is trained on CCP 0001–0600 on labelle
 keeps deciding garment-versus-rest, the network re-splits the garment probability between the groups, so the
 file keeps the shipped interface (background + three group probabilities, any input size, test-time
 augmentation as before). Its stem and first three stages stay as pretrained (``--freeze-blocks``).
+``--photo-weight`` adds a training-only photo head (is the photo's outfit mostly a one-piece?) on the pooled
+features that give every pixel its context, because the one-piece errors are whole-garment decisions — a dress read
+as a top over a skirt, and back. Off by default: at 0.5 it was refused (docs/benchmarks.md, "Four group networks, a
+photo head, and where the per-group IoU is lost").
 Fixed seeds; a checkpoint every ``--save-every`` steps and at each epoch's end; a rerun resumes.
 """
 
@@ -30,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from garment_search.segmentation.groups import GARMENT_GROUPS
+from garment_search.segmentation.groups import GARMENT_GROUPS, ONE_PIECE
 from training.checkpoint import Checkpoint, optimiser_step
 from training.pretrained_backbone import freeze_early_layers, load_trunk, train_mode, trunk_and_rest
 from training.progress import StepLog
@@ -42,12 +46,19 @@ from training.segmentation.u2netp import U2NetP
 INPUT_HW = (320, 240)  # the garment model's trained input (height, width)
 TRUNK = "mobilenetv2_100"
 FEATURE_STAGES = (2, 3, 4)  # timm feature indices: 1/8 (32 ch), 1/16 (96 ch), 1/32 (320 ch)
+PHOTO_HEAD = "photo."  # state-dict prefix of the training-only photo head
+#: A photo counts as "mostly a one-piece" for the photo head when one-piece labels cover this share of its
+#: labelled garment pixels (a dress under a cardigan counts; a romper's strap beside a top does not).
+ONE_PIECE_PHOTO_SHARE = 0.15
 
 
 class GroupNet(nn.Module):
-    """Group logits (``len(GARMENT_GROUPS)`` channels) at 1/8 of the input from a MobileNetV2 trunk."""
+    """Group logits (``len(GARMENT_GROUPS)`` channels) at 1/8 of the input from a MobileNetV2 trunk. With
+    ``photo_head`` it also answers, from the pooled deepest features that give every pixel its context, whether the
+    photo's garments are mostly a one-piece — a training-only head (``PHOTO_HEAD`` keys are not saved), which
+    teaches that context the outfit-level decision a dress or a top over a skirt."""
 
-    def __init__(self, width: int = 64) -> None:
+    def __init__(self, width: int = 64, photo_head: bool = False) -> None:
         super().__init__()
         import timm
 
@@ -57,14 +68,25 @@ class GroupNet(nn.Module):
         self.context = nn.Linear(channels[-1], width)
         self.out = nn.Sequential(nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
                                  nn.Dropout2d(0.1), nn.Conv2d(width, len(GARMENT_GROUPS), 1))
+        self.photo = nn.Linear(channels[-1], 1) if photo_head else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.logits_and_photo(x)[0]
+
+    def logits_and_photo(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Group logits, and the photo head's one-piece logit per photo (None without the head)."""
         fine, middle, coarse = self.trunk(x)
-        top = self.lateral[2](coarse) + self.context(coarse.mean((2, 3)))[:, :, None, None]
+        pooled = coarse.mean((2, 3))
+        top = self.lateral[2](coarse) + self.context(pooled)[:, :, None, None]
         up = lambda a, like: F.interpolate(F.relu(a), size=like.shape[2:], mode="bilinear",  # noqa: E731
                                            align_corners=False)
         mid = self.lateral[1](middle) + up(top, middle)
-        return self.out(F.relu(self.lateral[0](fine) + up(mid, fine)))
+        logits = self.out(F.relu(self.lateral[0](fine) + up(mid, fine)))
+        return logits, None if self.photo is None else self.photo(pooled)[:, 0]
+
+    def served_state(self) -> dict[str, torch.Tensor]:
+        """The weights the exported model needs (the training-only photo head left out), on the CPU."""
+        return {k: v.cpu() for k, v in self.state_dict().items() if not k.startswith(PHOTO_HEAD)}
 
 
 class GroupNetGarmentModel(nn.Module):
@@ -97,6 +119,24 @@ def group_loss(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor
     """Cross-entropy of the groups on labelled garment pixels, logits brought to the target's resolution."""
     logits = F.interpolate(logits, size=target.shape[-2:], mode="bilinear", align_corners=False)
     return F.cross_entropy(logits, group_targets(target), weight=weights, ignore_index=-1)
+
+
+def one_piece_photos(target: torch.Tensor) -> torch.Tensor:
+    """Per photo of a batch of class maps: 1.0 where one-piece covers ``ONE_PIECE_PHOTO_SHARE`` of the labelled
+    garment pixels, else 0.0 (photos without garment pixels: 0.0)."""
+    garment = (target > 0).flatten(1).sum(1)
+    one_piece = (target == ONE_PIECE).flatten(1).sum(1)
+    return ((garment > 0) & (one_piece >= ONE_PIECE_PHOTO_SHARE * garment)).float()
+
+
+def training_loss(net: GroupNet, x: torch.Tensor, target: torch.Tensor, weights: torch.Tensor,
+                  photo_weight: float) -> torch.Tensor:
+    """The pixel loss, plus ``photo_weight`` × the photo head's binary cross-entropy when the net has one."""
+    logits, photo = net.logits_and_photo(x)
+    loss = group_loss(logits, target, weights)
+    if photo is not None and photo_weight > 0:
+        loss = loss + photo_weight * F.binary_cross_entropy_with_logits(photo, one_piece_photos(target))
+    return loss
 
 
 @torch.no_grad()
@@ -132,6 +172,8 @@ def main() -> None:
     ap.add_argument("--backbone-lr-mult", type=float, default=0.25)
     ap.add_argument("--freeze-blocks", type=int, default=3)
     ap.add_argument("--group-weights", default="1,1,1.5", help="loss weight per group: " + ",".join(GARMENT_GROUPS))
+    ap.add_argument("--photo-weight", type=float, default=0.0,
+                    help="weight of the training-only photo head's loss (is the photo mostly a one-piece?); 0: none")
     ap.add_argument("--save-every", type=int, default=10)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=2)
@@ -149,7 +191,7 @@ def main() -> None:
     train = CCPSegmentation(args.ccp, TRAIN_IDS, INPUT_HW, train=True, cache_height=args.cache_height,
                             negative_share=0.0, extra=args.extra_ccp)
     val = CCPSegmentation(args.ccp, VAL_IDS, INPUT_HW, train=False, cache_height=args.cache_height)
-    net = GroupNet()
+    net = GroupNet(photo_head=args.photo_weight > 0)
     load_trunk(net.trunk, args.backbone)
     frozen = freeze_early_layers(net.trunk, args.freeze_blocks)
     weights = torch.tensor([float(v) for v in args.group_weights.split(",")])
@@ -174,7 +216,7 @@ def main() -> None:
         epoch = step // steps_per_epoch
         for xs, ys in stream.rest_of_epoch(step, steps_per_epoch, args.seed):
             xs, ys = xs.to(device, non_blocking=True), ys.to(device, non_blocking=True)
-            value = optimiser_step(group_loss(net(xs), ys, weights), opt, sched)
+            value = optimiser_step(training_loss(net, xs, ys, weights, args.photo_weight), opt, sched)
             step += 1
             log.step(step, epoch, value, len(xs), lambda: f"lr {sched.get_last_lr()[1]:.2e}")
         log.epoch_end(step, epoch, None)
@@ -183,7 +225,7 @@ def main() -> None:
             train_mode(net, frozen)
             print(f"epoch {epoch + 1} validation split " + " ".join(f"{k} {v:.4f}" for k, v in scores.items()),
                   flush=True)
-    torch.save({k: v.cpu() for k, v in net.state_dict().items()}, args.run / "group_net.pt")
+    torch.save(net.served_state(), args.run / "group_net.pt")
     print(f"wrote {args.run / 'group_net.pt'}", flush=True)
 
 
