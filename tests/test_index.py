@@ -64,7 +64,7 @@ def test_build_rows_identities_and_flags(tiny, tiny_index, embedder, capsys):
     assert set(loaded.products) == {p.name for p in tiny.iterdir()}
     assert all(p.startswith(str(tiny)) for p in loaded.paths)
     assert loaded.model == embedder.identity and loaded.segmentation.startswith("garment-u2netp@")
-    assert loaded.segmentation.endswith("+tta")  # offline, so test-time-augmented masks whatever remove_bg's setting
+    assert loaded.segmentation.endswith("+tta2")  # offline, so test-time-augmented masks whatever remove_bg's setting
     assert loaded.keep == "product" and loaded.built_at
     assert loaded.embeddings.dtype == np.float32
     weights = getattr(embedder, "weights", {})  # the measured channels' columns follow the image embedding
@@ -91,7 +91,7 @@ def test_a_build_without_tta_re_cuts_every_photo(tiny, tiny_index, embedder, tmp
     copy = tmp_path / "copy.npz"
     copy.write_bytes(out.read_bytes())
     plain = index_build.build(str(tiny), str(copy), embedder=embedder, tta=False)
-    assert plain.segmentation == index.segmentation.removesuffix("+tta")  # other masks: nothing reused
+    assert plain.segmentation == index.segmentation.removesuffix("+tta2")  # other masks: nothing reused
     assert plain.paths == index.paths and not np.allclose(plain.embeddings, index.embeddings)
 
 

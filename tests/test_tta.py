@@ -53,7 +53,7 @@ def test_tta_is_off_unless_asked_and_named_in_the_identity(monkeypatch):
     monkeypatch.setenv("SEGMENTATION_TTA", "1")
     tta = new_segmentation_session("garment")
     assert not plain.tta and tta.tta
-    assert tta.identity == plain.identity + "+tta"  # an index records which way its photos were cut out
+    assert tta.identity == plain.identity + "+tta2"  # an index records which way its photos were cut out
     assert not new_segmentation_session("u2netp").tta  # the person baseline is left as rembg has it
 
 
@@ -120,3 +120,37 @@ def test_a_misspelt_tta_setting_is_refused(monkeypatch):
     monkeypatch.setenv("SEGMENTATION_TTA", "sometimes")
     with pytest.raises(ValueError, match="auto, 1 or 0"):
         tta_wanted(["CPUExecutionProvider"])
+
+
+def test_averaged_readings_that_erase_the_plain_reading_s_garment_give_way_to_it(monkeypatch):
+    tta = new_segmentation_session("garment", tta=True)
+
+    def uniform(background: float, size: tuple[int, int]) -> np.ndarray:
+        maps = np.zeros((4, *size), np.float32)
+        maps[0], maps[1] = background, 1 - background
+        return maps
+
+    for enlarged, expected in ((0.3, "averaged"), (0.95, "plain")):  # the 1.2× reading: garment, or background
+        def fake_read(rgb, size, mirrored, enlarged=enlarged):
+            maps = uniform(0.1 if size == tta.input_size else enlarged, size)  # the plain reading is sure
+            return maps, maps
+        monkeypatch.setattr(tta, "_read", fake_read)
+        got = tta.probabilities(_photo())
+        background = 0.1 if expected == "plain" else (0.1 + enlarged) / 2
+        assert np.allclose(got, uniform(background, (320, 240)), atol=1e-6), expected
+
+
+@pytest.mark.parametrize("prefix,suffix", [("light-blue-point-collar", "-12.jpg"), ("onion-skin", "-5.jpg")])
+def test_a_close_up_keeps_its_garment_with_every_reading(catalogue, prefix, suffix):
+    """The catalogue's knit close-up reads as background mirrored and enlarged: test-time augmentation (the index,
+    remove_bg on a GPU) erased its whole garment until the guard."""
+    from garment_search.images import load_image_file
+    from garment_search.segmentation import mask_from_probabilities
+
+    (photo,) = [p for name, photos in catalogue.items() if name.startswith(prefix) for p in photos
+                if p.name.endswith(suffix)]
+    image = load_image_file(photo)
+    for tta in (False, True):
+        session = new_segmentation_session("garment", tta=tta)
+        mask, _ = mask_from_probabilities(image, session.probabilities(image.rgb), session.groups, "product")
+        assert mask.mean() > 0.2, (photo.name, tta)
