@@ -75,10 +75,10 @@ class SegmentationSession(BaseSession):
 
     @cached_property
     def identity(self) -> str:
-        """``name@sha256-prefix`` of the weights, the mask rules' revision (``masks.MASK_RULES``) and ``+tta``
-        when maps are averaged over augmented readings: stored with every index so no two ways of cutting out are
-        ever mixed."""
-        tta = "+tta2" if self.tta else ""  # 2: with the guard (``TTA_GUARD_SHARE``)
+        """``name@sha256-prefix`` of the weights, the mask rules' revision (``masks.MASK_RULES``) and ``+tta2``
+        when maps are averaged over augmented readings (2: with the guard, ``TTA_GUARD_SHARE``): stored with every
+        index so no two ways of cutting out are ever mixed."""
+        tta = "+tta2" if self.tta else ""
         return f"{self.name()}@{file_digest(self.download_models())}+masks{MASK_RULES}{tta}"
 
 
