@@ -117,15 +117,15 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
             sums["p1_union"] += ((product & valid) | dom).sum()
             for c, group in enumerate(GARMENT_GROUPS, start=1):
                 mask, _ = mask_from_probabilities(image, probs, session.groups, group)
-                truth_g = (classes == c) & valid
-                sums[f"{group}_inter"] += (mask & valid & truth_g).sum()
-                sums[f"{group}_union"] += ((mask & valid) | truth_g).sum()
+                truth_g, kept_g = (classes == c) & valid, mask & valid
+                present, kept = bool(truth_g.any()), kept_g.sum()
+                sums[f"{group}_inter"] += (kept_g & truth_g).sum()
+                sums[f"{group}_union"] += (kept_g | truth_g).sum()
                 sums[f"{group}_oracle"] += (pred & truth_g).sum()
                 sums[f"{group}_truth"] += truth_g.sum()
-                sums[f"{group}_photos"] += bool(truth_g.any())
-                sums[f"{group}_kept"] += (mask & valid).sum()
-                if not truth_g.any():
-                    sums[f"{group}_kept_absent"] += (mask & valid).sum()
+                sums[f"{group}_photos"] += present
+                sums[f"{group}_kept"] += kept
+                sums[f"{group}_kept_absent"] += 0 if present else kept
     out = {
         "model": session.identity,
         "photos": len(seconds),
