@@ -5,8 +5,8 @@
 
 Each photo is decoded, background-removed with remove_bg's segmentation (same ``keep`` default; the garment
 maps averaged over test-time augmented readings — mirrored, and at 1.2× — which remove_bg does only on a GPU: a
-build is offline, so it takes the better masks at ~3× the segmentation time — ``--no-tta`` to match a CPU
-remove_bg), cropped to the garment and embedded in batches. A photo that cannot be decoded is reported and
+build is offline, so it takes the better masks at ~3× the segmentation time — ``--readings mirror`` to match a
+CPU remove_bg), cropped to the garment and embedded in batches. A photo that cannot be decoded is reported and
 skipped; a photo with no garment is embedded whole and flagged. Re-running skips photos already embedded with
 the same models.
 --shard I/N (default: Cloud Run Jobs' CLOUD_RUN_TASK_INDEX/CLOUD_RUN_TASK_COUNT) builds the I-th of N
@@ -30,6 +30,7 @@ from garment_search.embedding.measured_channels import with_measured_channels
 from garment_search.images import IMAGE_SUFFIXES, decode_image
 from garment_search.index_file import IndexFile, InvalidIndex
 from garment_search.segmentation import DEFAULT_KEEP, INDEX_TTA, KEEP_CHOICES, embedding_view, load_segmenter
+from garment_search.segmentation.sessions import READINGS
 
 MAX_PIXELS = 100_000_000
 
@@ -65,7 +66,7 @@ def stored_path(path: str, images: str, path_root: str | None) -> str:
 
 def build(images: str, out: str, keep: str = DEFAULT_KEEP, shard: tuple[int, int] = (0, 1), batch: int = 16,
           embedder: Embedder | None = None, segmenter_name: str | None = None, path_root: str | None = None,
-          tta: bool = INDEX_TTA) -> IndexFile:
+          tta: bool | str = INDEX_TTA) -> IndexFile:
     embedder = embedder or with_measured_channels(Embedder())
     segmenter = load_segmenter(segmenter_name, tta)
     index = IndexFile(embedder.identity, segmenter.identity, keep)
@@ -141,8 +142,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--shard", type=parse_shard, default=None, help="I/N: build only the I-th of N parts")
     ap.add_argument("--batch", type=int, default=16, help="images per embedding batch")
     ap.add_argument("--path-root", help="spell the catalogue root like this in stored paths (e.g. sample)")
-    ap.add_argument("--no-tta", dest="tta", action="store_false",
-                    help="cut out with one garment-model reading per photo, as remove_bg on a CPU (faster, worse masks)")
+    ap.add_argument("--readings", dest="tta", default=INDEX_TTA, choices=READINGS,
+                    help="the garment model's readings per photo (SEGMENTATION_TTA's sets): full (default, best masks), "
+                         "mirror (as remove_bg on a CPU), off (one reading, fastest)")
     args = ap.parse_args(argv)
     shard = args.shard or parse_shard(None)
     out = args.out.replace("{shard}", str(shard[0]))  # one --out for every task of a Cloud Run Job

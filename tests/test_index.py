@@ -64,7 +64,7 @@ def test_build_rows_identities_and_flags(tiny, tiny_index, embedder, capsys):
     assert set(loaded.products) == {p.name for p in tiny.iterdir()}
     assert all(p.startswith(str(tiny)) for p in loaded.paths)
     assert loaded.model == embedder.identity and loaded.segmentation.startswith("garment-u2netp@")
-    assert loaded.segmentation.endswith("+tta2")  # offline, so test-time-augmented masks whatever remove_bg's setting
+    assert loaded.segmentation.endswith("+tta3")  # offline, so test-time-augmented masks whatever remove_bg's setting
     assert loaded.keep == "product" and loaded.built_at
     assert loaded.embeddings.dtype == np.float32
     weights = getattr(embedder, "weights", {})  # the measured channels' columns follow the image embedding
@@ -86,13 +86,14 @@ def test_build_rows_identities_and_flags(tiny, tiny_index, embedder, capsys):
     assert [Path(p).name for p in flagged] == ["blank.png"]
 
 
-def test_a_build_without_tta_re_cuts_every_photo(tiny, tiny_index, embedder, tmp_path):
+@pytest.mark.parametrize("readings,suffix", [("off", ""), ("mirror", "+mirror3")])
+def test_a_build_with_other_readings_re_cuts_every_photo(tiny, tiny_index, embedder, tmp_path, readings, suffix):
     out, index = tiny_index
     copy = tmp_path / "copy.npz"
     copy.write_bytes(out.read_bytes())
-    plain = index_build.build(str(tiny), str(copy), embedder=embedder, tta=False)
-    assert plain.segmentation == index.segmentation.removesuffix("+tta2")  # other masks: nothing reused
-    assert plain.paths == index.paths and not np.allclose(plain.embeddings, index.embeddings)
+    other = index_build.build(str(tiny), str(copy), embedder=embedder, tta=readings)
+    assert other.segmentation == index.segmentation.removesuffix("+tta3") + suffix  # other masks: nothing reused
+    assert other.paths == index.paths and not np.allclose(other.embeddings, index.embeddings)
 
 
 def test_rebuild_is_incremental(tiny, tiny_index, embedder, monkeypatch, tmp_path):

@@ -1,4 +1,5 @@
-"""SEGMENTATION_TTA: the garment model also reads the photo mirrored and at 1.2× (``TTA_SCALES``), maps averaged."""
+"""SEGMENTATION_TTA: the garment model also reads the photo mirrored (``mirror``), and at 1.2× (``full``: ``TTA_SCALES``),
+maps averaged."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ pytest.importorskip("onnxruntime")
 
 import onnxruntime as ort  # noqa: E402
 
-from garment_search.segmentation.sessions import (GARMENT_MODEL_FILE, TTA_SCALES, _normalise,  # noqa: E402
-                                                  new_segmentation_session)
+from garment_search.segmentation.sessions import (GARMENT_MODEL_FILE, GPU_PROVIDERS, TTA_SCALES,  # noqa: E402
+                                                  _normalise, new_segmentation_session)
 
 MODEL = GARMENT_MODEL_FILE
 if not MODEL.exists():
@@ -47,14 +48,21 @@ def test_the_shipped_model_takes_any_size_and_records_the_one_it_was_trained_at(
     assert plain.inner_session.get_inputs()[0].shape == [1, 3, 320, 240]  # the plain pass runs at a fixed size
 
 
-def test_tta_is_off_unless_asked_and_named_in_the_identity(monkeypatch):
-    monkeypatch.delenv("SEGMENTATION_TTA", raising=False)
-    plain = new_segmentation_session("garment")
+def test_the_reading_set_follows_the_setting_and_is_named_in_the_identity(monkeypatch):
+    sessions = {}
+    for setting in ("0", "1", "mirror", None):
+        if setting is None:
+            monkeypatch.delenv("SEGMENTATION_TTA", raising=False)
+        else:
+            monkeypatch.setenv("SEGMENTATION_TTA", setting)
+        sessions[setting] = new_segmentation_session("garment")
+    on_gpu = sessions[None].inner_session.get_providers()[0] in GPU_PROVIDERS
+    assert [s.tta for s in sessions.values()] == ["off", "full", "mirror", "full" if on_gpu else "mirror"]
+    plain = sessions["0"]
+    assert sessions["1"].identity == plain.identity + "+tta3"  # an index records which way its photos were cut out
+    assert sessions["mirror"].identity == plain.identity + "+mirror3"
     monkeypatch.setenv("SEGMENTATION_TTA", "1")
-    tta = new_segmentation_session("garment")
-    assert not plain.tta and tta.tta
-    assert tta.identity == plain.identity + "+tta2"  # an index records which way its photos were cut out
-    assert not new_segmentation_session("u2netp").tta  # the person baseline is left as rembg has it
+    assert new_segmentation_session("u2netp").tta == "off"  # the person baseline is left as rembg has it
 
 
 def test_tta_maps_are_the_mean_of_each_scale_and_its_mirror_at_the_trained_size():
@@ -79,6 +87,10 @@ def test_tta_maps_are_the_mean_of_each_scale_and_its_mirror_at_the_trained_size(
     # the averaged maps of the mirror image are the mirror of the photo's, unlike the model's alone
     assert np.abs(tta.probabilities(mirrored)[..., ::-1] - got).max() < 1e-5
     assert np.abs(plain.probabilities(mirrored)[..., ::-1] - plain.probabilities(photo)).max() > 0.05
+    # the mirror reading set: the trained size and its mirror only
+    mirror = new_segmentation_session("garment", tta="mirror")
+    expected = (_reading(photo, 320, 240) + _reading(mirrored, 320, 240)[..., ::-1]) / 2
+    assert np.abs(mirror.probabilities(photo) - expected).max() < 1e-5
 
 
 def test_a_model_exported_at_one_size_only_refuses_tta_at_load(tmp_path, monkeypatch):
@@ -98,11 +110,14 @@ def test_a_model_exported_at_one_size_only_refuses_tta_at_load(tmp_path, monkeyp
 
 
 @pytest.mark.parametrize("setting,providers,wanted", [
-    (None, ["CPUExecutionProvider"], False),  # default: CPUs keep remove_bg's latency budget
-    ("auto", ["CUDAExecutionProvider", "CPUExecutionProvider"], True),  # a GPU pays milliseconds for it
-    (None, ["ROCMExecutionProvider", "CPUExecutionProvider"], True),
-    ("1", ["CPUExecutionProvider"], True),
-    ("off", ["CUDAExecutionProvider", "CPUExecutionProvider"], False),
+    (None, ["CPUExecutionProvider"], "mirror"),  # default: CPUs keep remove_bg's latency budget (two passes, not four)
+    ("auto", ["CUDAExecutionProvider", "CPUExecutionProvider"], "full"),  # a GPU pays milliseconds for it
+    (None, ["ROCMExecutionProvider", "CPUExecutionProvider"], "full"),
+    ("1", ["CPUExecutionProvider"], "full"),
+    ("full", ["CPUExecutionProvider"], "full"),
+    ("Mirror", ["CUDAExecutionProvider"], "mirror"),
+    ("off", ["CUDAExecutionProvider", "CPUExecutionProvider"], "off"),
+    ("0", ["CPUExecutionProvider"], "off"),
 ])
 def test_tta_default_follows_the_hardware(monkeypatch, setting, providers, wanted):
     from garment_search.segmentation.sessions import tta_wanted
@@ -111,18 +126,24 @@ def test_tta_default_follows_the_hardware(monkeypatch, setting, providers, wante
         monkeypatch.delenv("SEGMENTATION_TTA", raising=False)
     else:
         monkeypatch.setenv("SEGMENTATION_TTA", setting)
-    assert tta_wanted(providers) is wanted
+    assert tta_wanted(providers) == wanted
 
 
 def test_a_misspelt_tta_setting_is_refused(monkeypatch):
     from garment_search.segmentation.sessions import tta_wanted
 
     monkeypatch.setenv("SEGMENTATION_TTA", "sometimes")
-    with pytest.raises(ValueError, match="auto, 1 or 0"):
+    with pytest.raises(ValueError, match="auto, 1, mirror or 0"):
         tta_wanted(["CPUExecutionProvider"])
 
 
-def test_averaged_readings_that_erase_the_plain_reading_s_garment_give_way_to_it(monkeypatch):
+@pytest.mark.parametrize("plain,enlarged,expected", [
+    (0.1, 0.3, "averaged"),  # the 1.2× reading agrees: garment
+    (0.1, 0.95, "plain"),  # it reads background: the average (0.475 garment) would keep nothing
+    (0.1, 0.8, "plain"),  # the average (0.55 garment) is garment pixel by pixel, but too unsure for the region gate
+    (0.4, 0.95, "averaged"),  # the plain reading's own garment (0.6) is too unsure to keep: nothing to protect
+])
+def test_averaged_readings_that_erase_the_plain_reading_s_garment_give_way_to_it(monkeypatch, plain, enlarged, expected):
     tta = new_segmentation_session("garment", tta=True)
 
     def uniform(background: float, size: tuple[int, int]) -> np.ndarray:
@@ -130,27 +151,27 @@ def test_averaged_readings_that_erase_the_plain_reading_s_garment_give_way_to_it
         maps[0], maps[1] = background, 1 - background
         return maps
 
-    for enlarged, expected in ((0.3, "averaged"), (0.95, "plain")):  # the 1.2× reading: garment, or background
-        def fake_read(rgb, size, mirrored, enlarged=enlarged):
-            maps = uniform(0.1 if size == tta.input_size else enlarged, size)  # the plain reading is sure
-            return maps, maps
-        monkeypatch.setattr(tta, "_read", fake_read)
-        got = tta.probabilities(_photo())
-        background = 0.1 if expected == "plain" else (0.1 + enlarged) / 2
-        assert np.allclose(got, uniform(background, (320, 240)), atol=1e-6), expected
+    def fake_read(rgb, size, mirrored):
+        maps = uniform(plain if size == tta.input_size else enlarged, size)
+        return maps, maps
+    monkeypatch.setattr(tta, "_read", fake_read)
+    got = tta.probabilities(_photo())
+    background = plain if expected == "plain" else (plain + enlarged) / 2
+    assert np.allclose(got, uniform(background, (320, 240)), atol=1e-6)
 
 
 @pytest.mark.parametrize("prefix,suffix", [("light-blue-point-collar", "-12.jpg"), ("onion-skin", "-5.jpg")])
 def test_a_close_up_keeps_its_garment_with_every_reading(catalogue, prefix, suffix):
     """The catalogue's knit close-up reads as background mirrored and enlarged: test-time augmentation (the index,
-    remove_bg on a GPU) erased its whole garment until the guard."""
+    remove_bg on a GPU) erased its whole garment until the guard, and the mirror reading alone did (0.77 → 0.52
+    garment probability, below the region gate) until the guard compared kept garment."""
     from garment_search.images import load_image_file
     from garment_search.segmentation import mask_from_probabilities
 
     (photo,) = [p for name, photos in catalogue.items() if name.startswith(prefix) for p in photos
                 if p.name.endswith(suffix)]
     image = load_image_file(photo)
-    for tta in (False, True):
+    for tta in ("off", "mirror", "full"):
         session = new_segmentation_session("garment", tta=tta)
         mask, _ = mask_from_probabilities(image, session.probabilities(image.rgb), session.groups, "product")
         assert mask.mean() > 0.2, (photo.name, tta)

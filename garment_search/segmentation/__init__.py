@@ -24,17 +24,18 @@ if TYPE_CHECKING:  # the sessions (onnxruntime, rembg) load on first use: traini
 __all__ = ["Cutout", "cut_out", "embedding_view", "garment_mask", "mask_for_classes", "mask_from_probabilities", "load_segmenter", "KEEP_CHOICES", "DEFAULT_KEEP", "INDEX_TTA", "SegmentationSession"]
 
 #: Index builds (and the evaluations that stand for them) run offline, so they always cut photos out with the
-#: slower, better test-time-augmented garment maps (``sessions.TTA_SCALES``, mirrored); remove_bg follows
-#: SEGMENTATION_TTA (docs/benchmarks.md).
-INDEX_TTA = True
+#: slower, better test-time-augmented garment maps (``sessions.READINGS["full"]``: 1× and 1.2×, each mirrored);
+#: remove_bg follows SEGMENTATION_TTA (docs/benchmarks.md).
+INDEX_TTA = "full"
 
-_sessions: dict[tuple[str, bool | None], SegmentationSession] = {}
+_sessions: dict[tuple[str, bool | str | None], SegmentationSession] = {}
 _lock = threading.Lock()
 
 
-def load_segmenter(name: str | None = None, tta: bool | None = None) -> SegmentationSession:
+def load_segmenter(name: str | None = None, tta: bool | str | None = None) -> SegmentationSession:
     """The process-wide session for ``name`` (default ``$SEGMENTATION_MODEL`` or ``garment``), loaded once;
-    ``tta`` forces test-time augmentation on or off (default: ``SEGMENTATION_TTA``, auto)."""
+    ``tta`` forces a reading set (``sessions.READINGS`` name; True: ``full``, False: ``off``; default:
+    ``SEGMENTATION_TTA``, auto)."""
     from garment_search.segmentation.sessions import new_segmentation_session
 
     name = name or os.environ.get("SEGMENTATION_MODEL") or "garment"

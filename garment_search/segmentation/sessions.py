@@ -21,7 +21,7 @@ from garment_search.config import MODEL_CACHE_DIR, MODELS_DIR, env_flag
 from garment_search.identity import file_digest
 from garment_search.onnx_metadata import onnx_metadata
 from garment_search.segmentation.groups import GARMENT_GROUPS
-from garment_search.segmentation.masks import MASK_RULES
+from garment_search.segmentation.masks import MASK_RULES, drop_unsure_regions
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -37,18 +37,26 @@ def _normalise(rgb: Image.Image, size: tuple[int, int]) -> np.ndarray:
     return ((arr - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)[None]
 
 
-#: Test-time augmentation of the garment model: the photo is read at these multiples of the model's trained input
-#: size, each also mirrored, and the maps (brought to the trained size) averaged. A garment looks the same mirrored
-#: and a little larger, the model's mistakes need not; on CCP validation (docs/benchmarks.md, "Test-time
-#: augmentation") mirroring lifted product IoU 0.734 → 0.756 and the 1.2× reading 0.756 → 0.773, while a 0.8×
-#: reading lowered it. Four model passes: worth it where inference is cheap (a GPU, the offline index builder),
-#: not on the CPU latency budget of remove_bg.
-TTA_SCALES = (1.0, 1.2)
-#: Averaged readings must not erase a garment the plain reading is sure of: a close-up that fills the frame can read
-#: as background mirrored or enlarged (the sample's knit close-up: mean garment probability 0.77 plain, 0.40
-#: averaged, and the region gate then dropped the whole garment). Where the average's confident garment pixels
-#: (probability > 0.5) fall below this share of the plain reading's, the photo keeps the plain reading.
+#: Test-time augmentation of the garment model, as data: each reading set names the multiples of the model's trained
+#: input size a photo is read at and whether each is also read mirrored; the maps (brought to the trained size) are
+#: averaged. A garment looks the same mirrored and a little larger, the model's mistakes need not; on CCP validation
+#: (docs/benchmarks.md, "Test-time augmentation") mirroring lifted product IoU 0.734 → 0.756 and the 1.2× reading
+#: 0.756 → 0.773, while a 0.8× reading lowered it. ``full`` (four model passes) is for where inference is cheap (a
+#: GPU, the offline index builder); ``mirror`` (two) is the most remove_bg's CPU latency budget affords.
+READINGS: dict[str, tuple[tuple[float, ...], bool]] = {
+    "off": ((1.0,), False),
+    "mirror": ((1.0,), True),
+    "full": ((1.0, 1.2), True),
+}
+TTA_SCALES = READINGS["full"][0]
+#: Averaged readings must not erase a garment the plain reading keeps: a close-up that fills the frame can read as
+#: background mirrored or enlarged (the sample's knit close-up: mean garment probability 0.77 plain, 0.52 mirrored,
+#: 0.40 fully averaged, and the region gate then dropped the whole garment). Where the garment the average would keep
+#: (``_kept_garment``: the masks' own region gate) is below this share of what the plain reading would keep, the photo
+#: keeps the plain reading.
 TTA_GUARD_SHARE = 0.5
+#: Revision of the guard, recorded in the segmentation identity (2: raw garment shares; 3: kept garment).
+TTA_GUARD_REVISION = 3
 
 #: The exported garment model's free input dimensions (height, width) and the metadata keys that hold the size it
 #: is read at (``training.segmentation.export`` writes both).
@@ -60,8 +68,8 @@ class SegmentationSession(BaseSession):
     """A rembg session that exposes class probabilities, and its identity for index files."""
 
     groups: tuple[str, ...] = ()
-    #: Test-time augmentation (``TTA_SCALES``, mirrored; ``tta_wanted``; garment model only).
-    tta: bool = False
+    #: Test-time augmentation: a ``READINGS`` name (``tta_wanted``; garment model only).
+    tta: str = "off"
 
     def probabilities(self, rgb: Image.Image) -> np.ndarray:
         """(1 + len(groups), h, w) float32 probabilities at model resolution; channel 0 is background."""
@@ -75,10 +83,10 @@ class SegmentationSession(BaseSession):
 
     @cached_property
     def identity(self) -> str:
-        """``name@sha256-prefix`` of the weights, the mask rules' revision (``masks.MASK_RULES``) and ``+tta2``
-        when maps are averaged over augmented readings (2: with the guard, ``TTA_GUARD_SHARE``): stored with every
-        index so no two ways of cutting out are ever mixed."""
-        tta = "+tta2" if self.tta else ""
+        """``name@sha256-prefix`` of the weights, the mask rules' revision (``masks.MASK_RULES``) and, when maps are
+        averaged over augmented readings, the reading set and the guard's revision (``+tta3``: ``full``;
+        ``+mirror3``): stored with every index so no two ways of cutting out are ever mixed."""
+        tta = "" if self.tta == "off" else f"+{'tta' if self.tta == 'full' else self.tta}{TTA_GUARD_REVISION}"
         return f"{self.name()}@{file_digest(self.download_models())}+masks{MASK_RULES}{tta}"
 
 
@@ -109,9 +117,9 @@ class GarmentSession(SegmentationSession):
         self._by_size = {self.input_size: self.inner_session}
 
     def tta_sizes(self) -> list[tuple[int, int]]:
-        """(height, width) of each ``TTA_SCALES`` reading."""
+        """(height, width) of each reading of the session's reading set (``READINGS``), the trained size first."""
         height, width = self.input_size
-        return [(round(height * s), round(width * s)) for s in TTA_SCALES]
+        return [(round(height * s), round(width * s)) for s in READINGS[self.tta][0]]
 
     def session_at(self, size: tuple[int, int]) -> ort.InferenceSession:
         """The onnxruntime session reading photos at ``size`` (height, width), opened on first use."""
@@ -138,15 +146,16 @@ class GarmentSession(SegmentationSession):
         return plain, (plain + session.run(None, {name: np.ascontiguousarray(x[..., ::-1])})[0][0][..., ::-1]) / 2
 
     def probabilities(self, rgb: Image.Image) -> np.ndarray:
-        """One reading at the trained size; with ``tta`` the mean of every ``TTA_SCALES`` reading and its mirror,
+        """One reading at the trained size; with ``tta`` the mean of every reading of its set (``READINGS``),
         each brought back to the trained size — unless that erases the plain reading's garment
         (``TTA_GUARD_SHARE``)."""
-        if not self.tta:
-            return self._read(rgb, self.input_size, mirrored=False)[0]
-        readings = [self._read(rgb, size, mirrored=True) for size in self.tta_sizes()]
+        mirrored = READINGS[self.tta][1]
+        readings = [self._read(rgb, size, mirrored) for size in self.tta_sizes()]
+        plain = readings[0][0]  # every set reads the trained size first
+        if len(readings) == 1 and not mirrored:
+            return plain
         averaged = np.mean([_resized(both, self.input_size) for _, both in readings], axis=0, dtype=np.float32)
-        plain = readings[0][0]  # TTA_SCALES[0] is 1.0: the trained size
-        if _confident_garment(averaged) < TTA_GUARD_SHARE * _confident_garment(plain):
+        if _kept_garment(averaged) < TTA_GUARD_SHARE * _kept_garment(plain):
             return plain
         return averaged
 
@@ -170,9 +179,11 @@ def _fix_size(opts: ort.SessionOptions, size: tuple[int, int]) -> ort.SessionOpt
     return opts
 
 
-def _confident_garment(probs: np.ndarray) -> float:
-    """Share of a map's pixels that are garment with probability > 0.5 (background < 0.5)."""
-    return float((probs[0] < 0.5).mean())
+def _kept_garment(probs: np.ndarray) -> float:
+    """Share of a map's pixels the masks would keep as garment: probability ≥ 0.5, in a region sure enough for the
+    masks' region gate (``masks.drop_unsure_regions``), read at model resolution."""
+    garment = 1.0 - probs[0]
+    return float(drop_unsure_regions(garment >= 0.5, garment).mean())
 
 
 def _resized(probs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -206,9 +217,10 @@ class PersonSession(SegmentationSession, U2netpSession):
 SESSIONS: dict[str, type[SegmentationSession]] = {"garment": GarmentSession, "u2netp": PersonSession}
 
 
-def new_segmentation_session(name: str, tta: bool | None = None) -> SegmentationSession:
+def new_segmentation_session(name: str, tta: bool | str | None = None) -> SegmentationSession:
     """Build the named session (``garment`` or ``u2netp``) with onnxruntime's threads from ``ORT_THREADS``;
-    ``tta`` None follows ``SEGMENTATION_TTA`` (garment model only)."""
+    ``tta`` is a ``READINGS`` name (True: ``full``, False: ``off``), None follows ``SEGMENTATION_TTA`` (garment
+    model only)."""
     if name not in SESSIONS:
         raise ValueError(f"Unknown SEGMENTATION_MODEL {name!r}; choose one of {', '.join(SESSIONS)}.")
     opts = ort.SessionOptions()
@@ -219,8 +231,11 @@ def new_segmentation_session(name: str, tta: bool | None = None) -> Segmentation
     session = cls(cls.name(), opts)
     if tta is None:
         tta = tta_wanted(session.inner_session.get_providers())
-    session.tta = name == "garment" and tta
-    if session.tta:  # open every reading's session now: a model exported at one size fails at load, not in a request
+    mode = ("full" if tta else "off") if isinstance(tta, bool) else tta
+    if mode not in READINGS:
+        raise ValueError(f"Unknown reading set {mode!r}; choose one of {', '.join(READINGS)}.")
+    session.tta = mode if name == "garment" else "off"
+    if session.tta != "off":  # open every reading's session now: a model exported at one size fails at load
         for size in session.tta_sizes():
             session.session_at(size)
     return session
@@ -228,16 +243,23 @@ def new_segmentation_session(name: str, tta: bool | None = None) -> Segmentation
 
 #: onnxruntime providers on which the garment model's extra passes cost milliseconds, not most of a request.
 GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider", "ROCMExecutionProvider")
+#: The reading set ``auto`` uses on CPUs: the photo and its mirror image, 200 → 300 ms p50 per remove_bg request on 2
+#: cores for product IoU 0.752 → 0.769 (``full`` would cost ~600 ms; docs/benchmarks.md, "remove_bg latency and cold
+#: start").
+CPU_READINGS = "mirror"
 
 
-def tta_wanted(providers: list[str]) -> bool:
-    """``SEGMENTATION_TTA``: ``1``/``0`` force it; ``auto`` (default) averages augmented readings when the model
-    runs on a GPU and not on CPUs, where three more passes would break remove_bg's latency budget."""
+def tta_wanted(providers: list[str]) -> str:
+    """The ``READINGS`` name ``SEGMENTATION_TTA`` asks for: ``1``/``full``, ``mirror``, ``0``/``off`` force one;
+    ``auto`` (default) averages every augmented reading when the model runs on a GPU and ``CPU_READINGS`` on CPUs,
+    where more passes would break remove_bg's latency budget."""
     raw = os.environ.get("SEGMENTATION_TTA", "").strip().lower()
     if raw in ("", "auto"):
-        return bool(providers) and providers[0] in GPU_PROVIDERS
+        return "full" if providers and providers[0] in GPU_PROVIDERS else CPU_READINGS
+    if raw in READINGS:
+        return raw
     if env_flag("SEGMENTATION_TTA"):
-        return True
-    if raw in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError(f"SEGMENTATION_TTA must be auto, 1 or 0, not {raw!r}.")
+        return "full"
+    if raw in {"0", "false", "no"}:
+        return "off"
+    raise ValueError(f"SEGMENTATION_TTA must be auto, 1, mirror or 0, not {raw!r}.")
