@@ -52,10 +52,11 @@ def test_single_group_model_keeps_its_group_whatever_is_asked():
     assert kept_classes(probs, ("person",), "lower") == [1]
 
 
-def test_edges_follow_the_photo_at_full_resolution():
+@pytest.mark.parametrize("scale", [1, 3])  # 800×600: the exact guided filter; 2400×1800: the fast one
+def test_edges_follow_the_photo_at_full_resolution(scale):
     """A blurry low-resolution map of a sharp square snaps to the square's edge in the full-size photo."""
-    rgb = np.zeros((800, 600, 3), np.uint8)
-    rgb[203:597, 151:449] = (200, 60, 60)  # edges deliberately off the low-res grid
+    rgb = np.zeros((800 * scale, 600 * scale, 3), np.uint8)
+    rgb[203 * scale:597 * scale, 151 * scale:449 * scale] = (200, 60, 60)  # edges off the low-res grid
     truth = rgb[..., 0] > 0
     low = np.asarray(Image.fromarray(truth.astype(np.uint8) * 255).resize((48, 64), Image.Resampling.BILINEAR))
     low = np.asarray(Image.fromarray(low).filter(ImageFilter.GaussianBlur(1.5)))
@@ -64,7 +65,30 @@ def test_edges_follow_the_photo_at_full_resolution():
     assert wrong.mean() < 0.003  # within a couple of pixels along the edge
     # no halo: nothing outside the square more than 2 px away is kept
     halo = mask & ~np.pad(truth[2:-2, 2:-2], 2, constant_values=False)
-    assert not halo[:, :140].any() and not halo[:195].any()
+    assert not halo[:, :140 * scale].any() and not halo[:195 * scale].any()
+
+
+def test_the_fast_guided_filter_agrees_with_the_exact_one(monkeypatch):
+    """Past GUIDED_FILTER_MAX_SIDE the filter's coefficients are computed on shrunk images: on a textured photo the
+    mask still matches the exact filter's."""
+    from garment_search.segmentation import masks
+
+    g = np.random.default_rng(7)
+    height, width = 1600, 1185  # the catalogue's photo size
+    yy, xx = np.mgrid[:height, :width]
+    shape = ((yy - 800) / 600) ** 2 + ((xx - 590) / 380) ** 2 < 1  # a garment-like blob
+    backdrop = np.asarray(Image.fromarray(g.integers(0, 255, (height // 20, width // 20, 3), dtype=np.uint8))
+                          .resize((width, height), Image.Resampling.BICUBIC))
+    rgb = np.where(shape[..., None], np.uint8((40, 90, 160)) + g.integers(0, 40, (height, width, 3), dtype=np.uint8),
+                   backdrop).astype(np.uint8)
+    low = np.asarray(Image.fromarray(shape.astype(np.uint8) * 255).resize((240, 320), Image.Resampling.BILINEAR))
+    low = np.asarray(Image.fromarray(low).filter(ImageFilter.GaussianBlur(2))).astype(np.float32) / 255.0
+    assert max(height, width) > masks.GUIDED_FILTER_MAX_SIDE
+    fast = full_resolution_mask(low, rgb)
+    monkeypatch.setattr(masks, "GUIDED_FILTER_MAX_SIDE", 10**9)
+    exact = full_resolution_mask(low, rgb)
+    assert (fast & exact).sum() / (fast | exact).sum() > 0.99
+    assert (fast ^ shape).mean() < 0.01
 
 
 def test_clean_mask_drops_islands_and_fills_pin_holes():
