@@ -19,7 +19,7 @@ import requests
 from bench.remove_bg import percentile, start_function
 from garment_search.config import REPO_ROOT
 from garment_search.embedding import Embedder
-from garment_search.embedding.measured_channels import with_measured_channels
+from garment_search.embedding.querybank import as_served
 from garment_search.embedding.text_onnx import load_text_encoder
 from garment_search.index_file import IndexFile
 from garment_search.search import ProductIndex
@@ -57,7 +57,7 @@ def main() -> None:
         proc.terminate()
 
     # what the function serves with: the ONNX export by default, plus the measured channels' query columns
-    embedder = with_measured_channels(load_text_encoder())
+    embedder = as_served(load_text_encoder())
     encoder = getattr(embedder, "inner", embedder)
     products = ProductIndex(IndexFile.load(index_path))
     bare_ms = []
@@ -65,7 +65,7 @@ def main() -> None:
         t = time.perf_counter()
         products.top(embedder.encode_text(text), 5)
         bare_ms.append((time.perf_counter() - t) * 1000)
-    torch_embedder = with_measured_channels(Embedder().load())
+    torch_embedder = as_served(Embedder().load())
     torch_ms = []
     for text in queries(args.queries, salt="    "):
         t = time.perf_counter()

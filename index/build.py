@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from garment_search import storage
 from garment_search.embedding import Embedder
-from garment_search.embedding.measured_channels import with_measured_channels
+from garment_search.embedding.querybank import as_served
 from garment_search.images import IMAGE_SUFFIXES, decode_image
 from garment_search.index_file import IndexFile, InvalidIndex
 from garment_search.segmentation import DEFAULT_KEEP, INDEX_TTA, KEEP_CHOICES, embedding_view, load_segmenter
@@ -67,7 +67,7 @@ def stored_path(path: str, images: str, path_root: str | None) -> str:
 def build(images: str, out: str, keep: str = DEFAULT_KEEP, shard: tuple[int, int] = (0, 1), batch: int = 16,
           embedder: Embedder | None = None, segmenter_name: str | None = None, path_root: str | None = None,
           tta: bool | str = INDEX_TTA) -> IndexFile:
-    embedder = embedder or with_measured_channels(Embedder())
+    embedder = embedder or as_served(Embedder())
     segmenter = load_segmenter(segmenter_name, tta)
     index = IndexFile(embedder.identity, segmenter.identity, keep)
     previous = None

@@ -13,7 +13,7 @@ from PIL import Image
 from garment_search.colours import COLOURS
 from garment_search.patterns import PATTERNS
 from garment_search.embedding import Embedder
-from garment_search.embedding.measured_channels import with_measured_channels
+from garment_search.embedding.querybank import as_served
 from garment_search.index_file import IndexFile, InvalidIndex
 from index import build as index_build
 from index import merge as index_merge
@@ -42,8 +42,8 @@ def model_embedder() -> Embedder:
 
 @pytest.fixture(scope="module")
 def embedder(model_embedder):
-    """The embedder as served: the model with the measured channels at the served weights."""
-    return with_measured_channels(model_embedder)
+    """The embedder as served: the model with the measured channels and the querybank at the served weights."""
+    return as_served(model_embedder)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,10 @@ def test_build_rows_identities_and_flags(tiny, tiny_index, embedder, capsys):
     assert loaded.embeddings.dtype == np.float32
     weights = getattr(embedder, "weights", {})  # the measured channels' columns follow the image embedding
     sizes = {"colour": len(COLOURS), "pattern": len(PATTERNS), "family": 2, "sleeve": 3}
-    extra = sum(sizes[name] for name in weights)
+    querybank = 1 if getattr(embedder, "weight", 0) else 0  # the last column: −weight × how central the photo is
+    extra = sum(sizes[name] for name in weights) + querybank
+    if querybank:
+        assert (loaded.embeddings[:, -1] < 0).all() and (loaded.embeddings[:, -1] > -embedder.weight * 1.5).all()
     image_part = loaded.embeddings[:, :loaded.embeddings.shape[1] - extra]
     assert np.allclose(np.linalg.norm(image_part, axis=1), 1, atol=1e-4)
     start = image_part.shape[1]

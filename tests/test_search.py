@@ -116,6 +116,7 @@ def test_other_methods_405_and_get_describes(client):
     assert body["text_encoder"] == "OnnxTextEncoder"  # torch-free serving path by default
     assert body["query_vocabulary_view"] is True
     assert body["channel_weights"] == {"pattern": 0.1, "family": 0.05}  # served defaults; colour and sleeve opt-in
+    assert body["querybank_weight"] == 0.5
 
 
 def test_unusable_index_is_503(search_fn, tmp_path, monkeypatch):
@@ -140,6 +141,9 @@ def test_index_of_another_model_is_503(search_fn, search_index, tmp_path, monkey
 @pytest.mark.parametrize("variable, weight, says", [("COLOUR_WEIGHT", "0.2", "colour0.2"),
                                                     ("COLOUR_WEIGHT", "strong", "COLOUR_WEIGHT must be a number"),
                                                     ("FAMILY_WEIGHT", "0", "family0.05"),
+                                                    ("QUERYBANK_WEIGHT", "0.25", "qb0.5"),
+                                                    ("QUERYBANK_WEIGHT", "0", "qb0.5"),
+                                                    ("QUERYBANK_WEIGHT", "lots", "QUERYBANK_WEIGHT must be a number"),
                                                     ("QUERY_VOCABULARY_VIEW", "sometimes", "must be 1 or 0")])
 def test_index_built_with_another_channel_weight_or_a_bad_setting_is_503(search_fn, monkeypatch, variable, weight,
                                                                          says):

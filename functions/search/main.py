@@ -13,7 +13,7 @@ import functions_framework
 
 from garment_search.config import REPO_ROOT, Settings
 from garment_search.embedding import EmbedderUnavailable
-from garment_search.embedding.measured_channels import with_measured_channels
+from garment_search.embedding.querybank import as_served
 from garment_search.embedding.text_onnx import load_text_encoder
 from garment_search.errors import BadRequest, Unavailable
 from garment_search.http import json_response, read_json_object, request_scope, require_post
@@ -34,7 +34,7 @@ def searcher() -> Searcher:
     with _lock:
         if _searcher is None:
             try:
-                _searcher = Searcher(IndexFile.load(INDEX_PATH), with_measured_channels(load_text_encoder()))
+                _searcher = Searcher(IndexFile.load(INDEX_PATH), as_served(load_text_encoder()))
             except (ValueError, EmbedderUnavailable, OSError) as exc:  # InvalidIndex, a bad channel weight
                 raise Unavailable(f"The search index is unusable: {exc}") from None
         return _searcher
@@ -57,12 +57,15 @@ def search(request: flask.Request) -> flask.Response:
     with request_scope("search", request) as log:
         if request.method == "GET":
             s = searcher()
-            encoder = getattr(s.embedder, "inner", s.embedder)
+            encoder = s.embedder
+            while hasattr(encoder, "inner"):  # under the querybank and the measured channels: the text encoder
+                encoder = encoder.inner
             log["response"] = json_response({
                 "service": "search", "usage": 'POST {"text": "pastel coloured tunic", "n": 5}',
                 "default_n": DEFAULT_N, "max_n": MAX_N, "products": len(s.products), "model": s.products.model,
                 "text_encoder": type(encoder).__name__,
                 "channel_weights": getattr(s.embedder, "weights", {}),
+                "querybank_weight": getattr(s.embedder, "weight", 0.0),
                 "query_vocabulary_view": getattr(getattr(encoder, "tower_text", None), "vocabulary", None) is not None,
             })
             return log["response"]

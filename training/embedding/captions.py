@@ -11,22 +11,10 @@ from dataclasses import dataclass, replace
 from itertools import product
 
 from garment_search.colours import COLOUR_NAMES, COLOUR_WORDS, TONE_MEMBER, TONE_NAMES, TONE_WORDS
+from garment_search.garment_nouns import NOUNS
 from garment_search.patterns import PATTERNS, UNSURE
 from garment_search.query_words import words
 from garment_search.sleeves import SLEEVES
-
-#: CCP label name / clothing-small class → caption nouns (first = canonical). Class folder names are included as
-#: nouns so evaluation queries "a photo of a <class>" use words the model has seen.
-NOUNS: dict[str, tuple[str, ...]] = {
-    "blazer": ("blazer", "jacket"), "blouse": ("blouse", "tunic", "top"), "bodysuit": ("bodysuit", "top"),
-    "cape": ("cape",), "cardigan": ("cardigan",), "coat": ("coat",), "dress": ("dress",),
-    "hoodie": ("hoodie", "sweatshirt"), "jacket": ("jacket",), "jeans": ("jeans",), "jumper": ("jumper", "sweater"),
-    "leggings": ("leggings",), "pants": ("trousers", "pants"), "romper": ("romper", "jumpsuit"), "shirt": ("shirt",),
-    "shorts": ("shorts",), "skirt": ("skirt",), "suit": ("suit",), "sweater": ("sweater", "jumper"),
-    "sweatshirt": ("sweatshirt",), "t-shirt": ("t-shirt", "tee"), "top": ("top", "tunic"), "vest": ("vest",),
-    "hat": ("hat",), "longsleeve": ("longsleeve", "long sleeve top", "long sleeve shirt"),
-    "outwear": ("outwear", "jacket", "coat"), "shoes": ("shoes",),
-}
 
 #: Caption words of each measured surface pattern (garment_search/patterns.py; first = canonical).
 PATTERN_WORDS: dict[str, tuple[str, ...]] = {

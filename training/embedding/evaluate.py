@@ -43,6 +43,7 @@ from garment_search.colours import COLOUR_NAMES
 from garment_search.embedding import EMBEDDED_MODEL, Embedder, ModelChoice
 from garment_search.embedding.measured_channels import (colour_weight, family_weight, pattern_weight, sleeve_weight,
                                                         with_measured_channels)
+from garment_search.embedding.querybank import querybank_weight, with_querybank
 from garment_search.images import load_image_file
 from garment_search.index_file import IndexFile
 from garment_search.search import ProductIndex
@@ -125,12 +126,17 @@ def main() -> None:
                     help="kept-family channel weights, crossed with the others (default: the served FAMILY_WEIGHT)")
     ap.add_argument("--sleeve-weights", nargs="+", type=float,
                     help="sleeve channel weights, crossed with the others (default: the served SLEEVE_WEIGHT)")
+    ap.add_argument("--querybank-weights", nargs="+", type=float,
+                    help="querybank normalisation weights, crossed with the channels' (default: the served "
+                    "QUERYBANK_WEIGHT; 0 = without it)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["heldout", "ccp-photos", "sample", "latency"])
     args = ap.parse_args()
     models = [Embedder(ModelChoice.from_arg(w)) for w in args.weights] if args.weights else [Embedder()]
     grids = [args.colour_weights or [colour_weight()], args.pattern_weights or [pattern_weight()],
-             args.family_weights or [family_weight()], args.sleeve_weights or [sleeve_weight()]]
-    embedders = [with_measured_channels(m, *weights) for m in models for weights in itertools.product(*grids)]
+             args.family_weights or [family_weight()], args.sleeve_weights or [sleeve_weight()],
+             args.querybank_weights or [querybank_weight()]]
+    embedders = [with_querybank(with_measured_channels(m, *weights[:4]), weights[4])
+                 for m in models for weights in itertools.product(*grids)]
     segmenter = index_segmenter()  # photos cut out as the index builder does, each photo's maps computed once
     rows: dict[str, list[str]] = {}
     heldout = None if "heldout" in args.skip else Heldout.build(args.datasets, segmenter)
