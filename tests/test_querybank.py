@@ -75,3 +75,13 @@ def test_weight_zero_leaves_the_embedder_as_is_and_bad_weights_are_refused(monke
         monkeypatch.setenv("QUERYBANK_WEIGHT", bad)
         with pytest.raises(ValueError, match="QUERYBANK_WEIGHT must be a number"):
             querybank_weight()
+
+
+def test_search_side_imports_neither_opencv_nor_torch():
+    """The search container reads queries through the querybank wrapper: importing it must stay light."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from garment_search.embedding.querybank import as_served; "
+            "assert 'cv2' not in sys.modules and 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
