@@ -19,7 +19,7 @@ import requests
 from bench.remove_bg import percentile, start_function
 from garment_search.config import REPO_ROOT
 from garment_search.embedding import Embedder
-from garment_search.embedding.querybank import as_served
+from garment_search.embedding.querybank import as_served, base_encoder
 from garment_search.embedding.text_onnx import load_text_encoder
 from garment_search.index_file import IndexFile
 from garment_search.search import ProductIndex
@@ -56,9 +56,9 @@ def main() -> None:
     finally:
         proc.terminate()
 
-    # what the function serves with: the ONNX export by default, plus the measured channels' query columns
+    # what the function serves with: the ONNX export by default, plus the channels' and querybank's query columns
     embedder = as_served(load_text_encoder())
-    encoder = getattr(embedder, "inner", embedder)
+    encoder = base_encoder(embedder)
     products = ProductIndex(IndexFile.load(index_path))
     bare_ms = []
     for text in queries(args.queries, salt="  "):

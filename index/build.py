@@ -143,8 +143,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch", type=int, default=16, help="images per embedding batch")
     ap.add_argument("--path-root", help="spell the catalogue root like this in stored paths (e.g. sample)")
     ap.add_argument("--readings", dest="tta", default=INDEX_TTA, choices=READINGS,
-                    help="the garment model's readings per photo (SEGMENTATION_TTA's sets): full (default, best masks), "
-                         "mirror (as remove_bg on a CPU), off (one reading, fastest)")
+                    help="the garment model's readings per photo (SEGMENTATION_TTA's sets): full (default, best "
+                         "masks), mirror (as remove_bg on a CPU), off (one reading, fastest)")
     args = ap.parse_args(argv)
     shard = args.shard or parse_shard(None)
     out = args.out.replace("{shard}", str(shard[0]))  # one --out for every task of a Cloud Run Job

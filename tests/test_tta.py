@@ -1,5 +1,5 @@
-"""SEGMENTATION_TTA: the garment model also reads the photo mirrored (``mirror``), and at 1.2× (``full``: ``TTA_SCALES``),
-maps averaged."""
+"""SEGMENTATION_TTA: the garment model also reads the photo mirrored (``mirror``), and at 1.2× too (``full``:
+``TTA_SCALES``), the maps averaged."""
 
 from __future__ import annotations
 
@@ -143,7 +143,8 @@ def test_a_misspelt_tta_setting_is_refused(monkeypatch):
     (0.1, 0.8, "plain"),  # the average (0.55 garment) is garment pixel by pixel, but too unsure for the region gate
     (0.4, 0.95, "averaged"),  # the plain reading's own garment (0.6) is too unsure to keep: nothing to protect
 ])
-def test_averaged_readings_that_erase_the_plain_reading_s_garment_give_way_to_it(monkeypatch, plain, enlarged, expected):
+def test_averaged_readings_that_erase_the_plain_reading_s_garment_give_way_to_it(monkeypatch, plain, enlarged,
+                                                                                 expected):
     tta = new_segmentation_session("garment", tta=True)
 
     def uniform(background: float, size: tuple[int, int]) -> np.ndarray:

@@ -13,7 +13,7 @@ import functions_framework
 
 from garment_search.config import REPO_ROOT, Settings
 from garment_search.embedding import EmbedderUnavailable
-from garment_search.embedding.querybank import as_served
+from garment_search.embedding.querybank import as_served, base_encoder
 from garment_search.embedding.text_onnx import load_text_encoder
 from garment_search.errors import BadRequest, Unavailable
 from garment_search.http import json_response, read_json_object, request_scope, require_post
@@ -57,9 +57,7 @@ def search(request: flask.Request) -> flask.Response:
     with request_scope("search", request) as log:
         if request.method == "GET":
             s = searcher()
-            encoder = s.embedder
-            while hasattr(encoder, "inner"):  # under the querybank and the measured channels: the text encoder
-                encoder = encoder.inner
+            encoder = base_encoder(s.embedder)
             log["response"] = json_response({
                 "service": "search", "usage": 'POST {"text": "pastel coloured tunic", "n": 5}',
                 "default_n": DEFAULT_N, "max_n": MAX_N, "products": len(s.products), "model": s.products.model,

@@ -103,6 +103,13 @@ def with_querybank(embedder, weight: float | None = None):
     return QueryBankNormalised(embedder, weight) if weight > 0 else embedder
 
 
+def base_encoder(embedder):
+    """The model under the scoring wrappers (querybank, measured channels): what actually encodes text."""
+    while hasattr(embedder, "inner"):
+        embedder = embedder.inner
+    return embedder
+
+
 def as_served(embedder, **channel_weights: float | None):
     """``embedder`` scoring as search serves it: measured channels (``with_measured_channels``; their weights may be
     given), then querybank normalisation."""
