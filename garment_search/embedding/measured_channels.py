@@ -66,14 +66,19 @@ class Channel:
 
     def served_weight(self) -> float:
         """The weight from the environment (a number ≥ 0), else the served default."""
-        raw = os.environ.get(self.variable, "").strip()
-        try:
-            weight = float(raw) if raw else self.default
-        except ValueError:
-            weight = float("nan")
-        if not weight >= 0:  # also NaN and words
-            raise ValueError(f"{self.variable} must be a number >= 0, not {raw!r}.")
-        return weight
+        return env_weight(self.variable, self.default)
+
+
+def env_weight(variable: str, default: float) -> float:
+    """A scoring weight from the environment variable ``variable`` (a number ≥ 0), else ``default``."""
+    raw = os.environ.get(variable, "").strip()
+    try:
+        weight = float(raw) if raw else default
+    except ValueError:
+        weight = float("nan")
+    if not weight >= 0:  # also NaN and words
+        raise ValueError(f"{variable} must be a number >= 0, not {raw!r}.")
+    return weight
 
 
 COLOUR = Channel("colour", len(COLOURS), colour_profile, query_colours, "COLOUR_WEIGHT", DEFAULT_COLOUR_WEIGHT)

@@ -16,7 +16,6 @@ Chosen on the held-out sets with the served towers (docs/benchmarks.md, "Queryba
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Sequence
 
@@ -24,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from garment_search.colours import COLOUR_NAMES
-from garment_search.embedding.measured_channels import Encoder, with_measured_channels
+from garment_search.embedding.measured_channels import Encoder, env_weight, with_measured_channels
 from garment_search.garment_nouns import NOUNS
 
 #: Served weight (environment ``QUERYBANK_WEIGHT``; 0 turns it off).
@@ -45,14 +44,7 @@ def bank_texts() -> list[str]:
 
 def querybank_weight() -> float:
     """``QUERYBANK_WEIGHT`` (a number ≥ 0), else the served default."""
-    raw = os.environ.get("QUERYBANK_WEIGHT", "").strip()
-    try:
-        weight = float(raw) if raw else DEFAULT_QUERYBANK_WEIGHT
-    except ValueError:
-        weight = float("nan")
-    if not weight >= 0:  # also NaN and words
-        raise ValueError(f"QUERYBANK_WEIGHT must be a number >= 0, not {raw!r}.")
-    return weight
+    return env_weight("QUERYBANK_WEIGHT", DEFAULT_QUERYBANK_WEIGHT)
 
 
 class QueryBankNormalised:
