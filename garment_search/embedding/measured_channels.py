@@ -7,7 +7,7 @@ their embedding; a channel adds the measured answer. A photo's score for a query
 
     cosine(text, photo) + Σ over channels of weight × (query's channel weights · photo's measured profile)
 
-- colour (``COLOUR_WEIGHT``, opt-in): the share of the garment's pixels in each named colour
+- colour (``COLOUR_WEIGHT``): the share of the garment's pixels in each named colour
   (``garment_search.colours``);
 - pattern (``PATTERN_WEIGHT``): 1 where the measured pattern (plain / striped / patterned) is the one named
   (``garment_search.patterns``; a surface the measurement is unsure of gets nothing);
@@ -38,9 +38,10 @@ from garment_search.sleeves import SLEEVES, model_version, query_sleeves, sleeve
 
 #: Served weights (environment ``COLOUR_WEIGHT`` / ``PATTERN_WEIGHT`` / ``FAMILY_WEIGHT`` / ``SLEEVE_WEIGHT``; 0
 #: turns a channel off). Chosen on the held-out sets, not the catalogue (docs/benchmarks.md, "Colour channel",
-#: "Pattern channel", "Kept-family channel", "Sleeve channel"). Colour is opt-in since stop 21: re-chosen by its own
-#: rule for the towers trained on the group networks' cut-outs, no weight passed (it cost the CCP photos 0.027).
-DEFAULT_COLOUR_WEIGHT = 0.0
+#: "Pattern channel", "Kept-family channel", "Sleeve channel"). Colour was off in stop 21 (no weight passed its rule
+#: with the towers trained on the group networks' cut-outs) and is back at 0.05 since stop 22, re-chosen by the same
+#: rule once querybank normalisation was on (``garment_search.embedding.querybank``).
+DEFAULT_COLOUR_WEIGHT = 0.05
 DEFAULT_PATTERN_WEIGHT = 0.1
 DEFAULT_FAMILY_WEIGHT = 0.05
 DEFAULT_SLEEVE_WEIGHT = 0.0
