@@ -102,7 +102,8 @@ def base_encoder(embedder):
     return embedder
 
 
-def as_served(embedder, **channel_weights: float | None):
-    """``embedder`` scoring as search serves it: measured channels (``with_measured_channels``; their weights may be
-    given), then querybank normalisation."""
-    return with_querybank(with_measured_channels(embedder, **channel_weights))
+def as_served(embedder, colour: float | None = None, pattern: float | None = None, family: float | None = None,
+              sleeve: float | None = None, querybank: float | None = None):
+    """``embedder`` scoring as search serves it: measured channels (``with_measured_channels``), then querybank
+    normalisation; any weight not given is the served one."""
+    return with_querybank(with_measured_channels(embedder, colour, pattern, family, sleeve), querybank)

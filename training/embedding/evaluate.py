@@ -41,9 +41,8 @@ import numpy as np
 from garment_search.catalogue import product_photos, sample_dir
 from garment_search.colours import COLOUR_NAMES
 from garment_search.embedding import EMBEDDED_MODEL, Embedder, ModelChoice
-from garment_search.embedding.measured_channels import (colour_weight, family_weight, pattern_weight, sleeve_weight,
-                                                        with_measured_channels)
-from garment_search.embedding.querybank import querybank_weight, with_querybank
+from garment_search.embedding.measured_channels import colour_weight, family_weight, pattern_weight, sleeve_weight
+from garment_search.embedding.querybank import as_served, querybank_weight
 from garment_search.images import load_image_file
 from garment_search.index_file import IndexFile
 from garment_search.search import ProductIndex
@@ -135,8 +134,7 @@ def main() -> None:
     grids = [args.colour_weights or [colour_weight()], args.pattern_weights or [pattern_weight()],
              args.family_weights or [family_weight()], args.sleeve_weights or [sleeve_weight()],
              args.querybank_weights or [querybank_weight()]]
-    embedders = [with_querybank(with_measured_channels(m, *weights[:4]), weights[4])
-                 for m in models for weights in itertools.product(*grids)]
+    embedders = [as_served(m, *weights) for m in models for weights in itertools.product(*grids)]
     segmenter = index_segmenter()  # photos cut out as the index builder does, each photo's maps computed once
     rows: dict[str, list[str]] = {}
     heldout = None if "heldout" in args.skip else Heldout.build(args.datasets, segmenter)
