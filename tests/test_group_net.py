@@ -1,7 +1,8 @@
 """The group network re-splits the garment probability only: garment-versus-background stays the body's, the
 output stays a distribution at any input size (test-time augmentation reads 1.2×), the exported ONNX computes
 what the torch model computes, and training only ever learns from labelled garment pixels; the optional photo head
-teaches, and is never served."""
+teaches, and is never served; the optional garment head has a say in garment-versus-background only as far as the
+export's garment weight gives it one, and learns head coverings as background, weighed."""
 
 import pytest
 
@@ -9,8 +10,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("timm")
 pytest.importorskip("onnxruntime")
 
-from training.segmentation.group_net import (GroupNet, GroupNetGarmentModel, group_loss, group_targets,  # noqa: E402
-                                             one_piece_photos, training_loss)
+from training.segmentation.data import HARD_NEGATIVE  # noqa: E402
+from training.segmentation.group_net import (GroupNet, GroupNetGarmentModel, garment_loss, group_loss,  # noqa: E402
+                                             group_targets, one_piece_photos, training_loss)
 from training.segmentation.u2netp import U2NetP, load_onnx_weights  # noqa: E402
 
 
@@ -108,3 +110,58 @@ def test_the_photo_head_adds_to_the_pixel_loss_and_is_left_out_of_the_served_wei
     plain.load_state_dict(served)  # strict: the exported network is the plain one
     with torch.no_grad():
         assert torch.equal(plain.eval()(x), net(x))
+
+
+def _garment_head_model(garment_weight: float) -> GroupNetGarmentModel:
+    torch.manual_seed(7)
+    nets = [GroupNet(garment_head=True), GroupNet(garment_head=True)]
+    return GroupNetGarmentModel(U2NetP(out_ch=4), nets, 0.5, garment_weight).eval()
+
+
+@pytest.mark.parametrize("garment_weight", [0.0, 0.25, 0.5, 1.0])
+def test_the_garment_heads_blend_into_the_background_by_the_garment_weight(garment_weight):
+    model = _garment_head_model(garment_weight)
+    x = torch.rand(1, 3, 77, 58, generator=torch.Generator().manual_seed(8))
+    with torch.no_grad():
+        probs = model(x)
+        body = torch.softmax(model.body(x)[0], 1)[:, 0]
+        heads = torch.stack([torch.sigmoid(-torch.nn.functional.interpolate(
+            net(x), size=x.shape[2:], mode="bilinear", align_corners=False)[:, 3]) for net in model.groups]).mean(0)
+    assert torch.allclose(probs[:, 0], (1 - garment_weight) * body + garment_weight * heads, atol=1e-5)
+    assert torch.allclose(probs.sum(1), torch.ones(1, 77, 58), atol=1e-5)
+    model.garment_weight = 0.0  # the garment head leaves the split alone: groups as without a garment weight
+    with torch.no_grad():
+        split = model(x)[:, 1:] / (1 - model(x)[:, :1])
+    assert torch.allclose(probs[:, 1:] / (1 - probs[:, :1]), split, atol=1e-4)
+
+
+def test_a_garment_weight_needs_garment_heads():
+    with pytest.raises(ValueError, match="garment head"):
+        GroupNetGarmentModel(U2NetP(out_ch=4), [GroupNet()], 0.5, 0.5)
+
+
+def test_a_network_with_a_garment_head_reloads_and_exports(tmp_path):
+    from training.segmentation.export import export
+
+    model = _garment_head_model(0.5)
+    again = GroupNet.from_state(model.groups[0].state_dict())
+    assert again.garment_head and not GroupNet.from_state(GroupNet().state_dict()).garment_head
+    export(model, tmp_path / "garment-heads.onnx", 64, 48, free_size=True)  # asserts ONNX == torch at every size
+
+
+def test_head_coverings_teach_the_garment_head_as_weighed_background_and_never_the_split():
+    target = torch.tensor([[[0, 1, 2, HARD_NEGATIVE]]])
+    assert group_targets(target[0]).tolist() == [[-1, 0, 1, -1]]
+    logits = torch.zeros(1, 4, 1, 4, requires_grad=True)
+    garment_loss(logits, target, 4.0).backward()
+    grad = logits.grad[0, 3, 0]
+    assert logits.grad[0, :3].abs().sum() == 0  # the garment loss never moves the group logits
+    assert grad[1] < 0 and grad[2] < 0 and grad[0] > 0 and grad[3] > 0  # garment up, background and scarf down
+    assert grad[3] == pytest.approx(4 * grad[0].item())  # the scarf weighs four background pixels
+    with torch.no_grad():
+        net = GroupNet(garment_head=True).eval()
+        x = torch.rand(1, 3, 64, 48, generator=torch.Generator().manual_seed(9))
+        pixels = torch.zeros(1, 64, 48, dtype=torch.long)
+        pixels[0, 10:50, 10:40] = 1
+        plain = training_loss(net, x, pixels, torch.ones(3), 0.0)
+        assert training_loss(net, x, pixels, torch.ones(3), 0.0, 1.0, 4.0) > plain

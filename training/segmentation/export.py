@@ -40,7 +40,8 @@ class Probabilities(torch.nn.Module):
 
 
 def load_model(weights: Path | None, init: str | None, group_head: Path | None,
-               group_nets: list[Path] | None = None, net_weight: float = 1.0) -> torch.nn.Module:
+               group_nets: list[Path] | None = None, net_weight: float = 1.0,
+               garment_weight: float = 0.0) -> torch.nn.Module:
     """The network to export: torch weights or an exported ONNX body, optionally with a group head or network."""
     if init:
         net = load_body(init)
@@ -49,10 +50,8 @@ def load_model(weights: Path | None, init: str | None, group_head: Path | None,
         state = torch.load(weights, map_location="cpu", weights_only=False)
         net.load_state_dict(state.get("model", state))
     if group_nets:
-        groups = [GroupNet() for _ in group_nets]
-        for one, path in zip(groups, group_nets):
-            one.load_state_dict(torch.load(path, map_location="cpu"))
-        return GroupNetGarmentModel(net, groups, net_weight).eval()
+        groups = [GroupNet.from_state(torch.load(path, map_location="cpu")) for path in group_nets]
+        return GroupNetGarmentModel(net, groups, net_weight, garment_weight).eval()
     if group_head is None:
         return Probabilities(net).eval()
     head = GroupHead()
@@ -96,13 +95,17 @@ def main() -> None:
                     help="group_net.pt of training/segmentation/group_net.py (several: their splits averaged)")
     ap.add_argument("--group-net-weight", type=float, default=1.0,
                     help="share of the group networks in the group split (the rest: the body's own)")
+    ap.add_argument("--garment-weight", type=float, default=0.0,
+                    help="share of the group networks' garment heads in the garment-versus-rest probability (the "
+                    "rest: the body's); needs networks trained with group_net --garment-weight")
     ap.add_argument("--out", type=Path, default=Path("models/garment_u2netp.onnx"))
     ap.add_argument("--height", type=int, default=320)
     ap.add_argument("--width", type=int, default=240)
     args = ap.parse_args()
     if args.group_head and args.group_net:
         ap.error("--group-head and --group-net are two answers to one question: pick one")
-    model = load_model(args.weights, args.init, args.group_head, args.group_net, args.group_net_weight)
+    model = load_model(args.weights, args.init, args.group_head, args.group_net, args.group_net_weight,
+                       args.garment_weight)
     export(model, args.out, args.height, args.width, free_size=args.group_head is None)
 
 
