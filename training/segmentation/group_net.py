@@ -26,7 +26,8 @@ photo head, and where the per-group IoU is lost").
 binary cross-entropy on every pixel (head coverings weighed ``--head-covering-weight``), because the u2netp body
 keeps half of the scarves and hijabs it sees — a scarf draped over a top looks like the top to a network that
 learned saliency from scratch; a trunk that has seen ImageNet may know a scarf. ``export --garment-weight`` blends
-its garment probability with the body's.
+its garment probability with the body's. Off by default: refused in stop 23 — the heads keep as many head
+coverings as the body (docs/benchmarks.md, "A garment head on the group networks").
 Fixed seeds; a checkpoint every ``--save-every`` steps and at each epoch's end; a rerun resumes.
 """
 
