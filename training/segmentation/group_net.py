@@ -151,7 +151,7 @@ def garment_loss(logits: torch.Tensor, target: torch.Tensor, head_covering_weigh
     coverings) weighed ``head_covering_weight``; the weighted mean over pixels."""
     logits = F.interpolate(logits[:, len(GARMENT_GROUPS):], size=target.shape[-2:], mode="bilinear",
                            align_corners=False)[:, 0]
-    garment = ((target > 0) & (target <= len(GARMENT_GROUPS))).float()
+    garment = (group_targets(target) >= 0).float()
     weights = torch.where(target == HARD_NEGATIVE, head_covering_weight, 1.0)
     losses = F.binary_cross_entropy_with_logits(logits, garment, reduction="none")
     return (losses * weights).sum() / weights.sum()
