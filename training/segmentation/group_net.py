@@ -68,7 +68,6 @@ class GroupNet(nn.Module):
         super().__init__()
         import timm
 
-        self.garment_head = garment_head
         self.trunk = timm.create_model(TRUNK, pretrained=False, features_only=True, out_indices=FEATURE_STAGES)
         channels = self.trunk.feature_info.channels()
         self.lateral = nn.ModuleList(nn.Conv2d(c, width, 1) for c in channels)
@@ -76,6 +75,11 @@ class GroupNet(nn.Module):
         self.out = nn.Sequential(nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
                                  nn.Dropout2d(0.1), nn.Conv2d(width, len(GARMENT_GROUPS) + garment_head, 1))
         self.photo = nn.Linear(channels[-1], 1) if photo_head else None
+
+    @property
+    def garment_head(self) -> bool:
+        """Whether the last layer has the garment channel after the groups' (read from its shape)."""
+        return self.out[-1].out_channels > len(GARMENT_GROUPS)
 
     @classmethod
     def from_state(cls, state: dict[str, torch.Tensor]) -> GroupNet:
