@@ -48,6 +48,17 @@ def test_augment_crops_and_flips_differently_per_image_and_reproducibly():
     assert (red_left > 0.5).any() and (red_left < 0.5).any()
 
 
+def test_crops_are_stored_for_the_tower_that_reads_them():
+    """A tower reading 176 pixels trains on crops stored at 198 (9/8, as 144 for 128), resampled to its side."""
+    from garment_search.embedding import EMBEDDED_MEMBER, tower_input_size
+    from training.embedding.data import CROP, crop_size
+
+    assert crop_size(128) == CROP == 144 and crop_size(176) == 198
+    assert tower_input_size("garment-minilm-mobilenetv2-176") == 176 and tower_input_size(EMBEDDED_MEMBER) == SIZE
+    out = augment(_half_red_batch(2), torch.Generator().manual_seed(0), size=176)
+    assert out.shape == (2, 3, 176, 176)
+
+
 def test_jpeg_crops_round_trip(tmp_path):
     rng = np.random.default_rng(0)
     images = np.zeros((5, 144, 144, 3), np.uint8)

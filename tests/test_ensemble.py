@@ -132,3 +132,57 @@ def test_extracted_members_assemble_back_into_the_served_ensemble(tmp_path):
                      for path in (EMBEDDED_WEIGHTS, tmp_path / "again.pt"))
     assert np.min(np.sum(served.encode_images(images) * again.encode_images(images), axis=1)) > 0.999
     assert float(served.encode_text("a striped shirt") @ again.encode_text("a striped shirt")) > 0.999
+
+
+def test_members_of_several_input_sizes_each_read_the_batch_at_their_own_size():
+    """A mixed ensemble whose members read different input sizes is fed at the largest; a smaller member gets the
+    batch resized (antialiased) to its own side, so it answers as it would alone at that side."""
+    from torch import nn
+
+    from garment_search.embedding import member_input_sizes, model_input_size
+    from garment_search.embedding.ensemble import MemberEnsemble, fit_side
+
+    assert member_input_sizes(EMBEDDED_MODEL) is None and model_input_size(EMBEDDED_MODEL) == 128
+    assert member_input_sizes("garment-minilm-resnet18x2-mobilenetv2-176x2") == [128, 128, 176, 176]
+    assert model_input_size("garment-minilm-resnet18x2-mobilenetv2-176x2") == 176
+
+    class Side(nn.Module):  # answers with the side it was given, so each member's input is visible
+        def forward(self, x):
+            return torch.full((x.shape[0], 2), float(x.shape[-1]))
+
+    x = torch.rand(3, 3, 176, 176)
+    seen = []
+    members = [Side(), Side()]
+    for member in members:
+        member.register_forward_hook(lambda _m, inputs, _o: seen.append(inputs[0].shape[-1]))
+    out = MemberEnsemble(members, [128, 176])(x)
+    assert seen == [128, 176] and out.shape == (3, 4)
+    assert torch.allclose(out * np.sqrt(2), torch.full((3, 4), 0.5 ** 0.5), atol=1e-4)  # each member normalised
+    assert fit_side(x, 176) is x and fit_side(x, None) is x
+    flat = torch.ones(1, 3, 176, 176)
+    assert torch.allclose(fit_side(flat, 128), torch.ones(1, 3, 128, 128))  # a flat image stays flat
+
+
+def test_a_mixed_size_ensemble_serves_its_small_members_as_they_serve_alone(tmp_path):
+    """The served members assembled under a config whose MobileNetV2 members read 176 pixels: the ResNet-18 members
+    (128 pixels) see the photo resized once more, and still embed it as the served ensemble does."""
+    from PIL import Image
+
+    from training.embedding.ensemble import assemble, extract
+
+    paths = []
+    for i in range(4):
+        extract(EMBEDDED_WEIGHTS, i, tmp_path / f"m{i}.pt")
+        paths.append(tmp_path / f"m{i}.pt")
+    name = "garment-minilm-resnet18x2-mobilenetv2-176x2"
+    assemble(paths, tmp_path / "mixed.pt", name)
+    images = [Image.fromarray(np.random.default_rng(3).integers(0, 255, (120, 90, 3), dtype=np.uint8)).resize((480, 360))
+              for _ in range(3)]
+    served, mixed = (Embedder(ModelChoice(model, str(path))).load()
+                     for model, path in ((EMBEDDED_MODEL, EMBEDDED_WEIGHTS), (name, tmp_path / "mixed.pt")))
+    a, b = served.encode_images(images), mixed.encode_images(images)
+    assert np.allclose(np.linalg.norm(b, axis=1), 1, atol=1e-5)
+    for member in range(2):  # the ResNet-18 members
+        part = slice(member * 384, (member + 1) * 384)
+        cos = np.sum(a[:, part] * b[:, part], axis=1) / np.linalg.norm(a[:, part], axis=1) / np.linalg.norm(b[:, part], axis=1)
+        assert cos.min() > 0.98

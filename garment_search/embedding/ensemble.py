@@ -12,7 +12,8 @@ An ensemble model config (in ``model_configs/``) names the member config and the
 (towers of other architectures that read other things well, against the same text tower):
 ``{"ensemble": {"members": ["garment-minilm-resnet18", "garment-minilm-mobilenetv2"]}}`` (the served one: two of
 each). Its own ``query_vocabulary``, when given, says which caption words its members were trained on
-(``query_vocabulary.py``).
+(``query_vocabulary.py``). Members may read different input sizes (a pretrained trunk reads detail best near its
+own scale): the ensemble is then fed at the largest, and each smaller member gets the batch resized to its own.
 """
 
 from __future__ import annotations
@@ -25,24 +26,37 @@ from torch import nn
 
 
 class MemberEnsemble(nn.Module):
-    """Runs every member on the same input; returns their normalised outputs side by side, divided by √K."""
+    """Runs every member on the same input; returns their normalised outputs side by side, divided by √K.
+    ``sizes``: each member's input side, where they differ (image towers); a batch of another side is resized
+    (bilinear, antialiased) for that member."""
 
-    def __init__(self, members: list[nn.Module]) -> None:
+    def __init__(self, members: list[nn.Module], sizes: list[int] | None = None) -> None:
         super().__init__()
         self.members = nn.ModuleList(members)
+        self.sizes = sizes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        outs = [nn.functional.normalize(member(x), dim=-1) for member in self.members]
+        sizes = self.sizes or [None] * len(self.members)
+        outs = [nn.functional.normalize(member(fit_side(x, size)), dim=-1) for member, size in zip(self.members, sizes)]
         return torch.cat(outs, dim=-1) / math.sqrt(len(outs))
 
 
-def widen(model: nn.Module, members: int, visuals: list[nn.Module | None] | None = None) -> nn.Module:
+def fit_side(x: torch.Tensor, size: int | None) -> torch.Tensor:
+    """An N×C×H×W batch resized to ``size``×``size`` (unchanged when it already is, or when ``size`` is None)."""
+    if size is None or tuple(x.shape[-2:]) == (size, size):
+        return x
+    return nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+
+
+def widen(model: nn.Module, members: int, visuals: list[nn.Module | None] | None = None,
+          sizes: list[int] | None = None) -> nn.Module:
     """Turn a one-member open_clip model (Hugging Face text tower) into a ``members``-wide ensemble in place:
     ``model.visual`` and ``model.text.proj`` become ``MemberEnsemble``s of copies (weights loaded afterwards).
-    ``visuals``: the image towers of members 1…, where one is built from another config (None: a copy)."""
+    ``visuals``: the image towers of members 1…, where one is built from another config (None: a copy);
+    ``sizes``: every member's input side, where they differ."""
     others = visuals or [None] * (members - 1)
     model.visual = MemberEnsemble([model.visual] + [v if v is not None else copy.deepcopy(model.visual)
-                                                    for v in others])
+                                                    for v in others], sizes)
     proj = model.text.proj
     model.text.proj = MemberEnsemble([proj] + [copy.deepcopy(proj) for _ in range(members - 1)])
     return model

@@ -26,7 +26,7 @@ from garment_search.segmentation.masks import crop_to_mask
 from training.embedding.captions import NOUNS
 from training.segmentation.data import ccp_files, ccp_garment_ids, ccp_label_names
 
-CROP = 144  # stored square size; training crops 128 out of it
+CROP = 144  # stored square size for a 128-pixel tower (``crop_size``); training crops 128 out of it
 MIN_REGION = 0.015  # CCP regions smaller than this share of the photo are skipped
 #: A product view is kept for training only when one labelled garment makes up at least this share of the kept
 #: pixels: below it the cut-out shows a mix (or the wrong family), and no one caption describes it.
@@ -86,12 +86,18 @@ class Crops:
                      self.kinds + other.kinds, kept)
 
 
+def crop_size(image_size: int) -> int:
+    """The stored crop side for a tower that reads ``image_size`` pixels: 9/8 of it, so that augmentation's random
+    crops (three quarters of the side or more) are resampled near the tower's own scale (144 for 128)."""
+    return round(image_size * 9 / 8)
+
+
 def square(rgb: np.ndarray, size: int = CROP) -> np.ndarray:
     """Resize the longest side to ``size`` and pad with black (as open_clip's 'longest' preprocessing does)."""
     return pad_to_square(rgb, size)
 
 
-def ccp_crops(root: Path, ids: range) -> Crops:
+def ccp_crops(root: Path, ids: range, size: int = CROP) -> Crops:
     names, garments = ccp_label_names(root), set(ccp_garment_ids(root))
     images, colours, kinds = [], [], []
     for i in tqdm(ids, desc="CCP crops"):
@@ -105,7 +111,7 @@ def ccp_crops(root: Path, ids: range) -> Crops:
             if mask.mean() < MIN_REGION:
                 continue
             cut = np.where(mask[..., None], rgb, 0).astype(np.uint8)
-            images.append(square(crop_to_mask(cut, mask)))
+            images.append(square(crop_to_mask(cut, mask), size))
             colours.append(name_colour(rgb[mask]))
             kinds.append(names[int(label)])
     return Crops(np.stack(images), np.array(colours), kinds)
@@ -119,7 +125,7 @@ def largest_garment(labels: np.ndarray, garments: list[int]) -> tuple[int, int]:
     return main, areas[main]
 
 
-def ccp_product_views(root: Path, ids: range, segmenter) -> Crops:
+def ccp_product_views(root: Path, ids: range, segmenter, size: int = CROP) -> Crops:
     """CCP photos cut out as the index builder cuts the catalogue (``keep=product``, cropped to the kept
     garment), each captioned by the labelled garment the cut-out keeps most of, its colour measured on that
     garment's kept pixels. Photos where our segmentation finds no garment, or where that garment is under
@@ -136,7 +142,7 @@ def ccp_product_views(root: Path, ids: range, segmenter) -> Crops:
         main, area = largest_garment(kept, garments)
         if area < MIN_VIEW_PURITY * len(kept):
             continue
-        images.append(square(cutout.garment_crop()))
+        images.append(square(cutout.garment_crop(), size))
         colours.append(name_colour(np.asarray(image.rgb)[cutout.mask & (labels == main)]))
         kinds.append(names[main])
     return Crops(np.stack(images), np.array(colours), kinds)
@@ -156,7 +162,7 @@ def class_photos(root: Path) -> list[tuple[str, Path]]:
     return sorted((d.name, f) for d in root.iterdir() if d.is_dir() for f in d.iterdir())
 
 
-def clothing_crops(root: Path, segmenter) -> Crops:
+def clothing_crops(root: Path, segmenter, size: int = CROP) -> Crops:
     images, colours, kinds = [], [], []
     files = class_photos(root)
     for kind, path in tqdm(files, desc="clothing-small crops"):
@@ -171,7 +177,7 @@ def clothing_crops(root: Path, segmenter) -> Crops:
         if mask.mean() < 0.05:  # segmentation did not find the garment: keep the photo as it is
             mask = np.ones(mask.shape, bool)
         cut = np.where(mask[..., None], rgb, 0).astype(np.uint8)
-        images.append(square(crop_to_mask(cut, mask)))
+        images.append(square(crop_to_mask(cut, mask), size))
         colours.append(name_colour(rgb[mask]))
         kinds.append(kind)
     return Crops(np.stack(images), np.array(colours), kinds)

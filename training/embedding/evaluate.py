@@ -40,12 +40,13 @@ import numpy as np
 
 from garment_search.catalogue import product_photos, sample_dir
 from garment_search.colours import COLOUR_NAMES
-from garment_search.embedding import EMBEDDED_MODEL, Embedder, ModelChoice
+from garment_search.embedding import EMBEDDED_MODEL, Embedder, ModelChoice, is_our_model, model_input_size
 from garment_search.embedding.measured_channels import colour_weight, family_weight, pattern_weight, sleeve_weight
 from garment_search.embedding.querybank import as_served, querybank_weight
 from garment_search.images import load_image_file
 from garment_search.index_file import IndexFile
 from garment_search.search import ProductIndex
+from training.embedding.data import CROP, crop_size
 from training.embedding.heldout import (CCP_COLOUR_LABELS, CCP_PATTERN_LABELS, CCP_SHOPPER_QUERIES,
                                        CLOTHING_SHOPPER_QUERIES, PATTERN_LABELS, Heldout, ccp_photo_ids,
                                        ccp_photo_views, clothing_validation_files, colour_garment_mrr,
@@ -137,7 +138,9 @@ def main() -> None:
     embedders = [as_served(m, *weights) for m in models for weights in itertools.product(*grids)]
     segmenter = index_segmenter()  # photos cut out as the index builder does, each photo's maps computed once
     rows: dict[str, list[str]] = {}
-    heldout = None if "heldout" in args.skip else Heldout.build(args.datasets, segmenter)
+    # label crops stored for the largest tower input compared (every model judged on the same crops)
+    crop_side = max(crop_size(model_input_size(m.choice.name)) if is_our_model(m.choice.name) else CROP for m in models)
+    heldout = None if "heldout" in args.skip else Heldout.build(args.datasets, segmenter, crop_side)
     pattern_judges = []  # (judge, views, their names in the labels file, labels file, measured colours or None)
     colour_judge = None  # (views, their names in the labels file): colours named by eye
     shopper_judge = None  # (clothing-small views, their names in the queries file): free text written by eye

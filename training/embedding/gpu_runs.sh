@@ -32,7 +32,8 @@ OUT=${OUT:?set OUT to the folder that receives the weights}
 PY=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 PYTHONPATH="$PACK/site${PYTHONPATH:+:$PYTHONPATH}"
 PLAIN="--no-pattern-captions --no-second-colour-captions"  # session 1's (shipped) caption recipe
-PRE="--model garment-minilm-mobilenetv2 --backbone $BACKBONE --freeze-blocks 3 --backbone-lr-mult 0.25 --epochs 25"
+PRE="--backbone $BACKBONE --freeze-blocks 3 --backbone-lr-mult 0.25 --epochs 25"
+MOBILE="--model garment-minilm-mobilenetv2" MOBILE176="--model garment-minilm-mobilenetv2-176"  # 176: a pack for it
 
 recipe() {
     case $1 in
@@ -47,8 +48,11 @@ recipe() {
         sleeves-short)    echo --epochs 40 --sleeve-captions $PLAIN ;;      # (pack_lease --captions sleeves)
         sleeves-finetune) echo --epochs 30 --lr 5e-4 --init "$INIT" --sleeve-captions $PLAIN ;;
         finetune)         echo --epochs 30 --lr 5e-4 --init "$INIT" $PLAIN ;;
-        pre-short)        echo $PRE $PLAIN ;;                                # pretrained MobileNetV2 member (stop 19)
-        pre-sleeves)      echo $PRE --sleeve-captions $PLAIN ;;              # (pack_lease --captions sleeves)
+        pre-short)        echo $MOBILE $PRE $PLAIN ;;                        # pretrained MobileNetV2 member (stop 19)
+        pre-sleeves)      echo $MOBILE $PRE --sleeve-captions $PLAIN ;;      # (pack_lease --captions sleeves)
+        # towers reading 176 pixels (stop 24; from a pack of crops stored for them: train --model … -176)
+        pre-sleeves-176)  echo $MOBILE176 $PRE --sleeve-captions $PLAIN ;;
+        sleeves-short-176) echo --epochs 40 --model garment-minilm-resnet18-176 --sleeve-captions $PLAIN ;;
         *) echo "unknown recipe $1" >&2; return 1 ;;
     esac
 }

@@ -46,7 +46,7 @@ from garment_search.embedding import CONFIG_DIR, EMBEDDED_MEMBER, Embedder, Mode
 from garment_search.images import load_image_file
 from garment_search.segmentation.groups import KEPT_GROUPS_INFO
 from training.embedding.captions import NOUNS
-from training.embedding.data import Crops, ccp_crops, class_photos, clothing_crops, largest_garment, square
+from training.embedding.data import CROP, Crops, ccp_crops, class_photos, clothing_crops, largest_garment, square
 from training.segmentation.data import VAL_IDS, ccp_files, ccp_garment_ids, ccp_label_names
 
 MEASURES = ("clothing-small validation precision@10", "CCP 0601–0700 colour+garment MRR",
@@ -149,12 +149,14 @@ class Heldout:
     PARTS = ("class_views", "ccp", "clothing", "ccp_photos")
 
     @classmethod
-    def build(cls, datasets: Path, segmenter) -> "Heldout":
+    def build(cls, datasets: Path, segmenter, crop_side: int = CROP) -> "Heldout":
+        """``crop_side``: the stored side of the label and clothing crops (``crop_size`` of the largest tower
+        input that will read them, so that a tower reading more pixels than 128 is not judged on upscaled crops)."""
         root = datasets / "clothing-small" / "validation"
         files = clothing_validation_files(root)
         views = views_by_mode([load_image_file(root / f) for f in files], ["product"], segmenter)["product"]
         return cls(view_crops(views, np.zeros(len(files), int), [f.split("/")[0] for f in files]),
-                   ccp_crops(datasets / "ccp", VAL_IDS), clothing_crops(root, segmenter),
+                   ccp_crops(datasets / "ccp", VAL_IDS, crop_side), clothing_crops(root, segmenter, crop_side),
                    ccp_photo_views(datasets / "ccp", ["product"], segmenter)["product"])
 
     def queries(self) -> list[str]:

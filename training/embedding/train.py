@@ -31,14 +31,15 @@ import torch.nn.functional as F
 from PIL import Image
 
 from garment_search.colours import TONE_MEMBER
-from garment_search.embedding import EMBEDDED_MEMBER, load_embedded_weights, register_embedded_configs
+from garment_search.embedding import (EMBEDDED_MEMBER, load_embedded_weights, register_embedded_configs,
+                                      tower_input_size)
 from garment_search.embedding.int8_weights import quantise
 from garment_search.patterns import measure_surface
 from garment_search.segmentation.groups import PRODUCT_FAMILIES
 from training.checkpoint import Checkpoint, optimiser_step
 from training.embedding.captions import NOUNS, PATTERNS, UNSURE, Attributes, Mentions, captions_for
 from training.embedding.data import (CROPS_FILE, PRODUCT_VIEWS_FILE, Crops, ccp_crops, ccp_product_views,
-                                     clothing_crops, run_crops)
+                                     clothing_crops, crop_size, run_crops)
 from training.pretrained_backbone import freeze_early_layers, load_trunk, train_mode, trunk_and_rest
 from training.progress import StepLog
 from training.schedule import WarmupCosine
@@ -46,27 +47,29 @@ from training.segmentation.data import label_group
 
 MEAN = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(1, 3, 1, 1)
 STD = torch.tensor([0.26862954, 0.26130258, 0.27577711]).view(1, 3, 1, 1)
-SIZE = 128
+SIZE = 128  # the input side of our towers unless their config says otherwise (``tower_input_size``)
 _TONE_MEMBER = torch.tensor(TONE_MEMBER)  # tones × colours, built once rather than at every step
 #: A crop gets sleeve captions only where the sleeve classifier gives one length at least this probability.
 SLEEVE_CONFIDENCE = 0.8
 
 
 def build_crops(args) -> Crops:
-    """The run's crops (``run_crops``), each cache built once: label crops and clothing-small cut-outs, and with
-    ``--ccp-product-views`` the CCP training photos cut out as the index does."""
+    """The run's crops (``run_crops``), each cache built once, stored at ``crop_size`` of the tower's input side:
+    label crops and clothing-small cut-outs, and with ``--ccp-product-views`` the CCP training photos cut out as
+    the index does. A cache built for one tower size trains towers of any size (augmentation resamples)."""
     path, views = args.run / CROPS_FILE, args.run / PRODUCT_VIEWS_FILE
     if not path.exists() or (args.ccp_product_views and not views.exists()):
         from garment_search.segmentation import INDEX_TTA, load_segmenter
         from training.segmentation.data import TRAIN_IDS
 
+        size = crop_size(tower_input_size(args.model))
         segmenter = load_segmenter("garment", INDEX_TTA)  # cut out as the index builder cuts the catalogue
         if not path.exists():
-            crops = ccp_crops(args.datasets / "ccp", TRAIN_IDS) + clothing_crops(
-                args.datasets / "clothing-small" / "train", segmenter)
+            crops = ccp_crops(args.datasets / "ccp", TRAIN_IDS, size) + clothing_crops(
+                args.datasets / "clothing-small" / "train", segmenter, size)
             crops.save(path)
         if args.ccp_product_views and not views.exists():
-            ccp_product_views(args.datasets / "ccp", TRAIN_IDS, segmenter).save(views)
+            ccp_product_views(args.datasets / "ccp", TRAIN_IDS, segmenter, size).save(views)
     return run_crops(args.run)
 
 
@@ -237,8 +240,8 @@ def encode_captions(model, texts: list[str], cache: PooledTextCache) -> torch.Te
     return cache.lookup(texts)
 
 
-def augment(images: torch.Tensor, g: torch.Generator, min_scale: float = 0.75) -> torch.Tensor:
-    """Random square crop (side ``min_scale``–1 of the stored crop) resized to SIZE, flip, and brightness /
+def augment(images: torch.Tensor, g: torch.Generator, min_scale: float = 0.75, size: int = SIZE) -> torch.Tensor:
+    """Random square crop (side ``min_scale``–1 of the stored crop) resized to ``size``, flip, and brightness /
     saturation jitter small enough to keep colour names — for a whole uint8 N×3×H×W batch at once, on the
     batch's device (one affine resampling per batch, so a GPU is not starved by per-image work)."""
     n, device = images.shape[0], images.device
@@ -251,7 +254,7 @@ def augment(images: torch.Tensor, g: torch.Generator, min_scale: float = 0.75) -
     theta = torch.zeros(n, 2, 3, device=device)
     theta[:, 0, 0], theta[:, 0, 2] = side * flip, cx
     theta[:, 1, 1], theta[:, 1, 2] = side, cy
-    grid = F.affine_grid(theta, [n, 3, SIZE, SIZE], align_corners=False)
+    grid = F.affine_grid(theta, [n, 3, size, size], align_corners=False)
     crop = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     brightness = (0.88 + 0.24 * u[:, 4]).view(n, 1, 1, 1)
     saturation = (0.9 + 0.2 * u[:, 5]).view(n, 1, 1, 1)
@@ -365,7 +368,9 @@ def main() -> None:
                                             enumerate(PATTERNS)) + f", unsure {(patterns < 0).sum().item()}; "
           f"second colour on {(seconds >= 0).sum().item()}", flush=True)
     images = torch.from_numpy(crops.images).permute(0, 3, 1, 2).contiguous().to(device)
-    print(f"{len(images)} crops, {len(texts)} captions, on {device}", flush=True)
+    size = tower_input_size(args.model)
+    print(f"{len(images)} crops of {images.shape[-1]} px, {len(texts)} captions, on {device}, tower input {size} px",
+          flush=True)
 
     model.to(device)
     frozen = freeze_early_layers(model.visual.trunk, args.freeze_blocks)
@@ -396,7 +401,7 @@ def main() -> None:
                                         None if sleeve_of is None else sleeve_of[idx])
             fits, unknown = fits.float().to(device), unknown.to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                img_f = model.visual(augment(images[idx.to(device)], g_aug, args.min_crop_scale))
+                img_f = model.visual(augment(images[idx.to(device)], g_aug, args.min_crop_scale, size))
             img_f = F.normalize(img_f.float(), dim=-1)
             txt_f = F.normalize(model.text.proj(pooled[cap.to(device)]), dim=-1)
             logits = model.logit_scale.exp().clamp(max=100) * img_f @ txt_f.T
