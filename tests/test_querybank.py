@@ -85,3 +85,33 @@ def test_search_side_imports_neither_opencv_nor_torch():
     code = ("import sys; from garment_search.embedding.querybank import as_served; "
             "assert 'cv2' not in sys.modules and 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_model_encodes_each_text_once_however_many_scoring_variants_read_it(monkeypatch):
+    """An evaluation grid wraps one model in several channel weightings; each builds its own bank, but the model's
+    text vectors are cached, so the 3,762 bank texts run through the text tower once. The cache is bounded and
+    hands out copies."""
+    pytest.importorskip("torch")
+    from garment_search.embedding import Embedder
+
+    model = Embedder()
+    calls = []
+
+    def fake_encode(text: str) -> np.ndarray:
+        calls.append(text)
+        v = np.zeros(8, np.float32)
+        v[hash(text) % 8] = 1.0
+        return v
+
+    monkeypatch.setattr(model, "_encode_text", fake_encode)
+    first = as_served(model, 0.05, 0.1, 0.05, 0.05, 0.5).bank()
+    second = as_served(model, 0.0, 0.0, 0.0, 0.0, 0.5).bank()
+    assert len(calls) == len(bank_texts()) and len(first) == len(second) == len(bank_texts())
+    vector = model.encode_text("a red skirt")
+    vector[:] = 7
+    assert model.encode_text("a red skirt").max() == 1.0 and calls.count("a red skirt") == 1
+    monkeypatch.setattr(model, "text_cache_size", 2)
+    for text in ("a", "b", "c"):
+        model.encode_text(text)
+    model.encode_text("a")  # evicted by b and c
+    assert calls[-4:] == ["a", "b", "c", "a"] and len(model._texts) == 2

@@ -18,6 +18,7 @@ import json
 import os
 import tempfile
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -234,6 +235,9 @@ class Embedder:
 
     #: Load the embedded model's text transformer weights (a subclass that never runs it may skip them).
     text_weights = True
+    #: Text vectors kept, most recent first: the querybank's 3,762 texts are encoded once per model, however many
+    #: scoring variants (channel weights) read them (``querybank.QueryBankNormalised.bank``).
+    text_cache_size = 4096
 
     def __init__(self, choice: ModelChoice | None = None) -> None:
         from garment_search.embedding.query_vocabulary import tower_reader
@@ -242,6 +246,8 @@ class Embedder:
         self.tower_text = tower_reader(self.choice.name)  # the words of a query our towers read
         self._lock = threading.Lock()
         self._loaded = None
+        self._texts: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._texts_lock = threading.Lock()
 
     @property
     def identity(self) -> str:
@@ -273,6 +279,18 @@ class Embedder:
         return np.concatenate(out) if out else np.zeros((0, dim), np.float32)
 
     def encode_text(self, text: str) -> np.ndarray:
+        with self._texts_lock:
+            if text in self._texts:
+                self._texts.move_to_end(text)
+                return self._texts[text].copy()
+        vector = self._encode_text(text)
+        with self._texts_lock:
+            self._texts[text] = vector
+            while len(self._texts) > self.text_cache_size:
+                self._texts.popitem(last=False)
+        return vector.copy()
+
+    def _encode_text(self, text: str) -> np.ndarray:
         import torch
 
         model, _, tokenizer, device = self._model()

@@ -67,7 +67,9 @@ class QueryBankNormalised:
         return self
 
     def bank(self) -> np.ndarray:
-        """The bank's query vectors, encoded once per process and model (the index builder's one-off cost)."""
+        """The bank's query vectors, built once per process and scoring identity (the index builder's one-off
+        cost); the model's own text vectors are cached by the model (``Embedder.text_cache_size``), so another
+        channel weighting of the same model only appends its columns."""
         key = self.inner.identity
         with _lock:
             if key not in _banks:
