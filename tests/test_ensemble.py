@@ -176,13 +176,14 @@ def test_a_mixed_size_ensemble_serves_its_small_members_as_they_serve_alone(tmp_
         paths.append(tmp_path / f"m{i}.pt")
     name = "garment-minilm-resnet18x2-mobilenetv2-176x2"
     assemble(paths, tmp_path / "mixed.pt", name)
-    images = [Image.fromarray(np.random.default_rng(3).integers(0, 255, (120, 90, 3), dtype=np.uint8)).resize((480, 360))
-              for _ in range(3)]
+    g = np.random.default_rng(3)
+    images = [Image.fromarray(g.integers(0, 255, (120, 90, 3), dtype=np.uint8)).resize((480, 360)) for _ in range(3)]
     served, mixed = (Embedder(ModelChoice(model, str(path))).load()
                      for model, path in ((EMBEDDED_MODEL, EMBEDDED_WEIGHTS), (name, tmp_path / "mixed.pt")))
     a, b = served.encode_images(images), mixed.encode_images(images)
     assert np.allclose(np.linalg.norm(b, axis=1), 1, atol=1e-5)
     for member in range(2):  # the ResNet-18 members
         part = slice(member * 384, (member + 1) * 384)
-        cos = np.sum(a[:, part] * b[:, part], axis=1) / np.linalg.norm(a[:, part], axis=1) / np.linalg.norm(b[:, part], axis=1)
+        x, y = a[:, part], b[:, part]
+        cos = np.sum(x * y, axis=1) / np.linalg.norm(x, axis=1) / np.linalg.norm(y, axis=1)
         assert cos.min() > 0.98

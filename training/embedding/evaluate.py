@@ -139,7 +139,8 @@ def main() -> None:
     segmenter = index_segmenter()  # photos cut out as the index builder does, each photo's maps computed once
     rows: dict[str, list[str]] = {}
     # label crops stored for the largest tower input compared (every model judged on the same crops)
-    crop_side = max(crop_size(model_input_size(m.choice.name)) if is_our_model(m.choice.name) else CROP for m in models)
+    crop_side = max(crop_size(model_input_size(m.choice.name)) if is_our_model(m.choice.name) else CROP
+                    for m in models)
     heldout = None if "heldout" in args.skip else Heldout.build(args.datasets, segmenter, crop_side)
     pattern_judges = []  # (judge, views, their names in the labels file, labels file, measured colours or None)
     colour_judge = None  # (views, their names in the labels file): colours named by eye

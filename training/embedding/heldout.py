@@ -42,11 +42,12 @@ import numpy as np
 from PIL import Image
 
 from garment_search.colours import COLOUR_NAMES, name_colour
-from garment_search.embedding import CONFIG_DIR, EMBEDDED_MEMBER, Embedder, ModelChoice
+from garment_search.embedding import EMBEDDED_MEMBER, Embedder, ModelChoice, model_input_size
 from garment_search.images import load_image_file
 from garment_search.segmentation.groups import KEPT_GROUPS_INFO
 from training.embedding.captions import NOUNS
-from training.embedding.data import CROP, Crops, ccp_crops, class_photos, clothing_crops, largest_garment, square
+from training.embedding.data import (CROP, Crops, ccp_crops, class_photos, clothing_crops, crop_size, largest_garment,
+                                     square)
 from training.segmentation.data import VAL_IDS, ccp_files, ccp_garment_ids, ccp_label_names
 
 MEASURES = ("clothing-small validation precision@10", "CCP 0601–0700 colour+garment MRR",
@@ -339,9 +340,9 @@ class MeasuredCombination:
 def pack(args) -> None:
     from training.embedding.train import PooledTextCache, build_model, encode_captions
 
-    heldout = Heldout.build(args.datasets, index_segmenter())
-    config = json.loads((CONFIG_DIR / f"{EMBEDDED_MEMBER}.json").read_text())
-    heldout.save(args.out, config["vision_cfg"]["image_size"])  # what the embedded model's preprocessing resizes to
+    size = model_input_size(args.model)  # what the ranked towers' preprocessing resizes to
+    heldout = Heldout.build(args.datasets, index_segmenter(), crop_size(size))
+    heldout.save(args.out, size)
     queries = heldout.queries()
     cache = PooledTextCache(args.out / "pooled_queries.pt")
     encode_captions(build_model(None, text_weights=True), queries, cache)
@@ -397,6 +398,9 @@ def main() -> None:
     p = sub.add_parser("pack")
     p.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--model", default=EMBEDDED_MEMBER,
+                   help="our model config whose input side the views are packed at "
+                   "(e.g. garment-minilm-mobilenetv2-176)")
     r = sub.add_parser("rank")
     r.add_argument("--pack", type=Path, required=True)
     r.add_argument("--weights", nargs="+", required=True,
