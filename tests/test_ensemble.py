@@ -187,3 +187,14 @@ def test_a_mixed_size_ensemble_serves_its_small_members_as_they_serve_alone(tmp_
         x, y = a[:, part], b[:, part]
         cos = np.sum(x * y, axis=1) / np.linalg.norm(x, axis=1) / np.linalg.norm(y, axis=1)
         assert cos.min() > 0.98
+
+
+def test_a_config_may_extend_another_and_give_only_what_differs():
+    """``"extends"``: a 176-pixel member is its 128-pixel base with one number changed, vocabulary and text tower
+    included; nested dicts merge key by key, other values are replaced."""
+    from garment_search.embedding import merged, our_config
+
+    small, large = our_config("garment-minilm-mobilenetv2"), our_config("garment-minilm-mobilenetv2-176")
+    assert "extends" not in large and large["vision_cfg"]["image_size"] == 176
+    assert large == merged(small, {"vision_cfg": {"image_size": 176}})
+    assert merged({"a": {"b": 1, "c": 2}, "d": [1]}, {"a": {"b": 3}, "d": [2]}) == {"a": {"b": 3, "c": 2}, "d": [2]}

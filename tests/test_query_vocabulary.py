@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from garment_search.embedding import CONFIG_DIR, EMBEDDED_MEMBER, EMBEDDED_MODEL
+from garment_search.embedding import CONFIG_DIR, EMBEDDED_MEMBER, EMBEDDED_MODEL, our_config
 from garment_search.embedding.query_vocabulary import model_vocabulary, tower_reader, vocabulary_view
 from garment_search.query_words import words
 from garment_search.embedding.text_onnx import EMBEDDED_TEXT_ONNX, OnnxTextEncoder
@@ -39,7 +39,7 @@ def test_our_configs_ship_the_captions_vocabulary():
     pytest.importorskip("cv2")
     from training.embedding.captions import caption_vocabulary
 
-    members = [json.loads(p.read_text()) for p in sorted(CONFIG_DIR.glob("*.json"))]
+    members = [our_config(p.stem) for p in sorted(CONFIG_DIR.glob("*.json"))]  # "extends" resolved
     members = [c for c in members if "ensemble" not in c]
     assert len(members) >= 2  # the ResNet-18 member and the pretrained MobileNetV2 one
     for member in members:  # retrain with new caption words → update the configs

@@ -80,8 +80,21 @@ def is_our_model(name: str) -> bool:
 
 
 def our_config(name: str) -> dict | None:
-    """Our model config ``name`` as written in ``model_configs/`` (an ensemble's is its own), else None."""
-    return json.loads((CONFIG_DIR / f"{name}.json").read_text()) if is_our_model(name) else None
+    """Our model config ``name`` as written in ``model_configs/`` (an ensemble's is its own), else None. A config
+    may say ``"extends": <config name>`` and give only what differs (merged into the base, dict by dict)."""
+    if not is_our_model(name):
+        return None
+    config = json.loads((CONFIG_DIR / f"{name}.json").read_text())
+    base = config.pop("extends", None)
+    return merged(our_config(base), config) if base else config
+
+
+def merged(base: dict, changes: dict) -> dict:
+    """``base`` with ``changes`` applied: nested dicts merged key by key, any other value replaced."""
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def ensemble_spec(name: str) -> dict | None:
@@ -111,9 +124,9 @@ def member_config(name: str) -> dict | None:
     return our_config(open_clip_model_name(name)) if is_our_model(name) else None
 
 
-def tower_input_size(name: str, default: int = 128) -> int:
-    """The input side of the image tower of our (member) config ``name`` (its ``vision_cfg.image_size``)."""
-    return int((our_config(name) or {}).get("vision_cfg", {}).get("image_size", default))
+def tower_input_size(name: str) -> int:
+    """The input side of the image tower of our member config ``name`` (its ``vision_cfg.image_size``)."""
+    return int(our_config(name)["vision_cfg"]["image_size"])
 
 
 def model_input_size(name: str) -> int:
@@ -143,7 +156,7 @@ def register_embedded_configs() -> None:
 
     out = Path(tempfile.mkdtemp(prefix="garment-search-configs-"))
     for path in CONFIG_DIR.glob("*.json"):
-        cfg = json.loads(path.read_text())
+        cfg = our_config(path.stem)
         if "ensemble" in cfg:
             continue
         cfg.pop("query_vocabulary", None)  # ours: how queries are read (query_vocabulary.py), not open_clip's

@@ -47,7 +47,7 @@ from training.segmentation.data import label_group
 
 MEAN = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(1, 3, 1, 1)
 STD = torch.tensor([0.26862954, 0.26130258, 0.27577711]).view(1, 3, 1, 1)
-SIZE = 128  # the input side of our towers unless their config says otherwise (``tower_input_size``)
+SIZE = tower_input_size(EMBEDDED_MEMBER)  # the served member's input side (128); others: ``tower_input_size``
 _TONE_MEMBER = torch.tensor(TONE_MEMBER)  # tones × colours, built once rather than at every step
 #: A crop gets sleeve captions only where the sleeve classifier gives one length at least this probability.
 SLEEVE_CONFIDENCE = 0.8
