@@ -53,3 +53,10 @@ def test_fitted_rules_find_a_shifted_boundary():
     beta = fit_logistic(x, truth.astype(float), weight)
     assert (beta[0] + x @ beta[1:] >= 0).mean() == pytest.approx(truth.mean(), abs=0.03)
     assert abs(beta[2]) < abs(beta[1]) / 5  # the noise input is ignored
+
+
+def test_a_training_script_s_fold_option_picks_its_photos():
+    from training.segmentation.data import VAL_IDS, split_ids
+
+    assert split_ids(None) == (TRAIN_IDS, VAL_IDS)
+    assert split_ids("2/3") == fold_ids(2, 3)

@@ -22,6 +22,7 @@ from garment_search.identity import file_digest
 from garment_search.onnx_metadata import onnx_metadata
 from garment_search.segmentation.groups import GARMENT_GROUPS
 from garment_search.segmentation.masks import MASK_RULES, drop_unsure_regions
+from garment_search.segmentation.regions import RegionPooling, pool_split_over_regions
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -70,6 +71,8 @@ class SegmentationSession(BaseSession):
     groups: tuple[str, ...] = ()
     #: Test-time augmentation: a ``READINGS`` name (``tta_wanted``; garment model only).
     tta: str = "off"
+    #: The group split pooled over colour regions (``regions``; ``SPLIT_REGIONS``), or None.
+    region_pooling: RegionPooling | None = None
 
     def probabilities(self, rgb: Image.Image) -> np.ndarray:
         """(1 + len(groups), h, w) float32 probabilities at model resolution; channel 0 is background."""
@@ -85,9 +88,11 @@ class SegmentationSession(BaseSession):
     def identity(self) -> str:
         """``name@sha256-prefix`` of the weights, the mask rules' revision (``masks.MASK_RULES``) and, when maps are
         averaged over augmented readings, the reading set and the guard's revision (``+tta3``: ``full``;
-        ``+mirror3``): stored with every index so no two ways of cutting out are ever mixed."""
+        ``+mirror3``), and the region pooling when on (``+regions8x1``): stored with every index so no two ways of
+        cutting out are ever mixed."""
         tta = "" if self.tta == "off" else f"+{'tta' if self.tta == 'full' else self.tta}{TTA_GUARD_REVISION}"
-        return f"{self.name()}@{file_digest(self.download_models())}+masks{MASK_RULES}{tta}"
+        regions = self.region_pooling.tag if self.region_pooling else ""
+        return f"{self.name()}@{file_digest(self.download_models())}+masks{MASK_RULES}{tta}{regions}"
 
 
 class GarmentSession(SegmentationSession):
@@ -146,6 +151,14 @@ class GarmentSession(SegmentationSession):
         return plain, (plain + session.run(None, {name: np.ascontiguousarray(x[..., ::-1])})[0][0][..., ::-1]) / 2
 
     def probabilities(self, rgb: Image.Image) -> np.ndarray:
+        """The model's maps (``readings``), their group split pooled over colour regions when ``region_pooling``
+        is set."""
+        probs = self.readings(rgb)
+        if self.region_pooling is None:
+            return probs
+        return pool_split_over_regions(probs, rgb, self.region_pooling)
+
+    def readings(self, rgb: Image.Image) -> np.ndarray:
         """One reading at the trained size; with ``tta`` the mean of every reading of its set (``READINGS``),
         each brought back to the trained size — unless that erases the plain reading's garment
         (``TTA_GUARD_SHARE``)."""
@@ -235,6 +248,8 @@ def new_segmentation_session(name: str, tta: bool | str | None = None) -> Segmen
     if mode not in READINGS:
         raise ValueError(f"Unknown reading set {mode!r}; choose one of {', '.join(READINGS)}.")
     session.tta = mode if name == "garment" else "off"
+    if name == "garment":
+        session.region_pooling = RegionPooling.from_env()
     if session.tta != "off":  # open every reading's session now: a model exported at one size fails at load
         for size in session.tta_sizes():
             session.session_at(size)

@@ -56,6 +56,17 @@ def fold_ids(fold: int, folds: int) -> tuple[list[int], list[int]]:
     return [i for i in TRAIN_IDS if (i - 1) % folds != fold - 1], held
 
 
+def split_ids(fold: str | None) -> tuple[list[int], list[int]]:
+    """(training ids, validation ids) for a training script's ``--fold K/N``: CCP 0001–0600 and 0601–0700 when
+    ``fold`` is empty, else ``fold_ids(K, N)`` (announced, so the log says which photos a run never saw)."""
+    if not fold:
+        return TRAIN_IDS, VAL_IDS
+    k, n = (int(v) for v in fold.split("/"))
+    train_ids, held = fold_ids(k, n)
+    print(f"fold {k}/{n}: {len(train_ids)} training photos, {len(held)} held out", flush=True)
+    return train_ids, held
+
+
 def ccp_files(root: Path, ids: Iterable[int]) -> list[tuple[Path, Path]]:
     """(image, label) pairs of the given CCP photo numbers that exist (0536 is omitted upstream)."""
     pairs = []

@@ -45,7 +45,7 @@ from training.checkpoint import Checkpoint, optimiser_step
 from training.pretrained_backbone import freeze_early_layers, load_trunk, train_mode, trunk_and_rest
 from training.progress import StepLog
 from training.schedule import WarmupCosine
-from training.segmentation.data import HARD_NEGATIVE, TRAIN_IDS, VAL_IDS, CCPSegmentation
+from training.segmentation.data import HARD_NEGATIVE, CCPSegmentation, split_ids
 from training.segmentation.train import BatchStream
 from training.segmentation.u2netp import U2NetP
 
@@ -240,15 +240,18 @@ def main() -> None:
     ap.add_argument("--extra-ccp", type=Path,
                     help="also train on every photo of this folder in CCP's layout (training.segmentation.flat_lays: "
                     "lone garments, which worn photos never show)")
+    ap.add_argument("--fold", help="K/N: train on the training photos outside cross-validation fold K of N and "
+                    "validate on that fold (out-of-fold maps for studying split rules; see data.fold_ids)")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     args.run.mkdir(parents=True, exist_ok=True)
 
-    train = CCPSegmentation(args.ccp, TRAIN_IDS, INPUT_HW, train=True, cache_height=args.cache_height,
+    train_ids, val_ids = split_ids(args.fold)
+    train = CCPSegmentation(args.ccp, train_ids, INPUT_HW, train=True, cache_height=args.cache_height,
                             negative_share=0.0, extra=args.extra_ccp,
                             hard_negatives=args.garment_weight > 0 and args.head_covering_weight != 1)
-    val = CCPSegmentation(args.ccp, VAL_IDS, INPUT_HW, train=False, cache_height=args.cache_height,
+    val = CCPSegmentation(args.ccp, val_ids, INPUT_HW, train=False, cache_height=args.cache_height,
                           hard_negatives=True)
     net = GroupNet(photo_head=args.photo_weight > 0, garment_head=args.garment_weight > 0)
     load_trunk(net.trunk, args.backbone)

@@ -40,8 +40,7 @@ from garment_search.segmentation.groups import CLASS_NAMES, PRODUCT_FAMILIES
 from training.checkpoint import Checkpoint, optimiser_step
 from training.progress import StepLog
 from training.schedule import WarmupCosine
-from training.segmentation.data import (HARD_NEGATIVE, NEGATIVE_SHARE, TRAIN_IDS, VAL_IDS, ZOOM_SHARE,
-                                        CCPSegmentation, fold_ids)
+from training.segmentation.data import HARD_NEGATIVE, NEGATIVE_SHARE, ZOOM_SHARE, CCPSegmentation, split_ids
 from training.segmentation.u2netp import U2NetP, load_onnx_weights, widen_head
 
 SIDE_WEIGHT = 0.5
@@ -224,11 +223,7 @@ def main() -> None:
     ckpt_path = args.run / "checkpoint.pt"
 
     hw = (args.height, args.width)
-    train_ids, val_ids = TRAIN_IDS, VAL_IDS
-    if args.fold:
-        fold, folds = (int(v) for v in args.fold.split("/"))
-        train_ids, val_ids = fold_ids(fold, folds)
-        print(f"fold {fold}/{folds}: {len(train_ids)} training photos, {len(val_ids)} held out", flush=True)
+    train_ids, val_ids = split_ids(args.fold)
     train = CCPSegmentation(args.ccp, train_ids, hw, train=True, cache_height=args.cache_height,
                             negative_share=args.negative_share, zoom_share=args.zoom_share,
                             hard_negatives=args.head_covering_weight > 0, extra=args.extra_ccp)
