@@ -43,7 +43,7 @@ class RegionPooling:
 
     @property
     def tag(self) -> str:
-        """Short identity for index files (``+regions8x1.0``)."""
+        """Short identity for index files (``+regions4x0.5``; a whole weight drops its ".0": ``+regions8x1``)."""
         return f"+regions{self.clusters}x{self.weight:g}"
 
     @classmethod
