@@ -5,14 +5,13 @@ Loaded once per process; safe under concurrent requests (read-only arrays, a loc
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from garment_search.index_file import IndexFile, InvalidIndex
+from garment_search.lru import LruCache
 
 
 class TextEncoder(Protocol):
@@ -91,21 +90,10 @@ class Searcher:
             raise InvalidIndex(f"the index was built with {index.model}, not the configured model {embedder.identity}")
         self.products = ProductIndex(index)
         self.embedder = embedder
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
+        self._cache: LruCache[str, np.ndarray] = LruCache(cache_size)
 
     def query_vector(self, text: str) -> np.ndarray:
-        with self._lock:
-            if text in self._cache:
-                self._cache.move_to_end(text)
-                return self._cache[text]
-        vector = self.embedder.encode_text(text)
-        with self._lock:
-            self._cache[text] = vector
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return vector
+        return self._cache.get(text, self.embedder.encode_text)
 
     def search(self, text: str, n: int) -> list[Hit]:
         return self.products.top(self.query_vector(text), n)

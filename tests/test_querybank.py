@@ -92,8 +92,9 @@ def test_the_model_encodes_each_text_once_however_many_scoring_variants_read_it(
     text vectors are cached, so the 3,762 bank texts run through the text tower once. The cache is bounded and
     hands out copies."""
     pytest.importorskip("torch")
-    from garment_search.embedding import Embedder
+    from garment_search.embedding import Embedder, querybank
 
+    monkeypatch.setattr(querybank, "_banks", {})  # this test's fake vectors must not become the real model's bank
     model = Embedder()
     calls = []
 

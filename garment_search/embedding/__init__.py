@@ -18,7 +18,6 @@ import json
 import os
 import tempfile
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -29,6 +28,7 @@ from PIL import Image
 
 from garment_search.config import MODELS_DIR
 from garment_search.identity import file_digest
+from garment_search.lru import LruCache
 
 CONFIG_DIR = Path(__file__).resolve().parent / "model_configs"
 #: The served default: an ensemble of two ResNet-18 towers trained from scratch and two pretrained MobileNetV2 ones,
@@ -250,7 +250,7 @@ class Embedder:
     text_weights = True
     #: Text vectors kept, most recent first: the querybank's 3,762 texts are encoded once per model, however many
     #: scoring variants (channel weights) read them (``querybank.QueryBankNormalised.bank``).
-    text_cache_size = 4096
+    TEXT_CACHE_SIZE = 4096
 
     def __init__(self, choice: ModelChoice | None = None) -> None:
         from garment_search.embedding.query_vocabulary import tower_reader
@@ -259,8 +259,16 @@ class Embedder:
         self.tower_text = tower_reader(self.choice.name)  # the words of a query our towers read
         self._lock = threading.Lock()
         self._loaded = None
-        self._texts: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._texts_lock = threading.Lock()
+        self._texts: LruCache[str, np.ndarray] = LruCache(self.TEXT_CACHE_SIZE)
+
+    @property
+    def text_cache_size(self) -> int:
+        """How many text vectors this model keeps (``TEXT_CACHE_SIZE`` unless changed)."""
+        return self._texts.size
+
+    @text_cache_size.setter
+    def text_cache_size(self, size: int) -> None:
+        self._texts.size = size
 
     @property
     def identity(self) -> str:
@@ -292,16 +300,7 @@ class Embedder:
         return np.concatenate(out) if out else np.zeros((0, dim), np.float32)
 
     def encode_text(self, text: str) -> np.ndarray:
-        with self._texts_lock:
-            if text in self._texts:
-                self._texts.move_to_end(text)
-                return self._texts[text].copy()
-        vector = self._encode_text(text)
-        with self._texts_lock:
-            self._texts[text] = vector
-            while len(self._texts) > self.text_cache_size:
-                self._texts.popitem(last=False)
-        return vector.copy()
+        return self._texts.get(text, self._encode_text).copy()  # a copy: callers may scale it in place
 
     def _encode_text(self, text: str) -> np.ndarray:
         import torch

@@ -19,6 +19,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from garment_search.colours import name_colour
+from garment_search.embedding import EMBEDDED_MEMBER, tower_input_size
 from garment_search.families import tag_kept_groups
 from garment_search.images import load_image_file, pad_to_square
 from garment_search.segmentation import cut_out, garment_mask
@@ -26,7 +27,15 @@ from garment_search.segmentation.masks import crop_to_mask
 from training.embedding.captions import NOUNS
 from training.segmentation.data import ccp_files, ccp_garment_ids, ccp_label_names
 
-CROP = 144  # stored square size for a 128-pixel tower (``crop_size``); training crops 128 out of it
+
+
+def crop_size(image_size: int) -> int:
+    """The stored crop side for a tower that reads ``image_size`` pixels: 9/8 of it, so that augmentation's random
+    crops (three quarters of the side or more) are resampled near the tower's own scale (144 for 128)."""
+    return round(image_size * 9 / 8)
+
+
+CROP = crop_size(tower_input_size(EMBEDDED_MEMBER))  # stored square side for the served member's tower (144)
 MIN_REGION = 0.015  # CCP regions smaller than this share of the photo are skipped
 #: A product view is kept for training only when one labelled garment makes up at least this share of the kept
 #: pixels: below it the cut-out shows a mix (or the wrong family), and no one caption describes it.
@@ -84,12 +93,6 @@ class Crops:
             kept = (self.kept or [()] * len(self.kinds)) + (other.kept or [()] * len(other.kinds))
         return Crops(np.concatenate([self.images, other.images]), np.concatenate([self.colours, other.colours]),
                      self.kinds + other.kinds, kept)
-
-
-def crop_size(image_size: int) -> int:
-    """The stored crop side for a tower that reads ``image_size`` pixels: 9/8 of it, so that augmentation's random
-    crops (three quarters of the side or more) are resampled near the tower's own scale (144 for 128)."""
-    return round(image_size * 9 / 8)
 
 
 def square(rgb: np.ndarray, size: int = CROP) -> np.ndarray:
