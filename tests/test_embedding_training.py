@@ -217,6 +217,31 @@ def test_labelled_mrr_asks_pattern_and_garment_and_with_colour_also_the_colour(t
     assert labelled_mrr(embedder, views, [n[:4] for n in names], labels, wrong) < 1.0
 
 
+def test_query_form_judges_ask_plurals_and_lone_attributes(tmp_path):
+    import json
+
+    from garment_search.colours import COLOUR_NAMES
+    from training.embedding.heldout import Heldout, lone_labelled_mrr, plural, plural_colour_query, query_form_mrrs
+
+    assert [plural(n) for n in ("dress", "t-shirt", "blouse", "jeans", "trousers", "shorts", "watch", "top")] == [
+        "dresses", "t-shirts", "blouses", "jeans", "trousers", "shorts", "watches", "tops"]
+    assert plural_colour_query(COLOUR_NAMES.index("navy blue"), "pants") == "navy blue trousers"
+    names = ["0601-red-floral-dress", "0602-blue-floral-dress", "0603-red-plain-dress", "0604-red-floral-skirt"]
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"labels": {"0601": "floral", "0603": "plain", "0604": "floral"}}))
+    views = Crops(np.zeros((4, 4, 4, 3), np.uint8), np.zeros(4, int), ["dress", "dress", "dress", "skirt"])
+    # "floral" alone: 0601 and 0604 both answer it, whatever their garment; 0602 (unlabelled) is a distractor
+    assert lone_labelled_mrr(NameWords(names), views, [n[:4] for n in names], labels) == 1.0
+    # every row on a known embedder: colours named alone or with a plural noun find their one-hot colour first
+    colours = {"red": (200, 20, 20), "green": (20, 200, 20), "blue": (20, 20, 200)}
+    images = np.stack([np.full((16, 16, 3), colours[c], np.uint8) for c in ("red", "green", "blue")])
+    crops = Crops(images, np.array([COLOUR_NAMES.index(c) for c in ("red", "green", "blue")]), ["skirt"] * 3)
+    rows = query_form_mrrs(_ColourEmbedder(), Heldout(crops, crops, crops, crops), ["0601", "0602", "0603"],
+                           ["skirt/a.jpg", "skirt/b.jpg", "skirt/c.jpg"])
+    assert len(rows) == 10 and sum(k.startswith("plural:") for k in rows) == 4
+    assert all(rows[k] == 1.0 for k in rows if "<colour>" in k or "<colour> <garments>" in k)
+
+
 def _free_text(texts: list[str]) -> bool:
     """Distinct queries, most of them naming something no caption says (phrased as shoppers do)."""
     import re

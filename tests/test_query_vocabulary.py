@@ -35,6 +35,52 @@ def test_vocabulary_view_keeps_known_words_in_order(query, view):
     assert vocabulary_view(query, VOCABULARY) == view
 
 
+@pytest.mark.parametrize("query, view", [
+    ("black dresses", "black dress"),  # -es
+    ("Navy Blue T-Shirts", "navy blue t-shirt"),  # -s; the view spells kept words as captions do
+    ("gray tops", "grey top"),
+    ("grey long sleeves tops", "grey long sleeve top"),  # a plural inside a phrase
+    ("colored shirts", "shirt"),  # a US spelling of a word these captions never used stays unknown
+    ("as tops", "top"),  # words of three letters are never singularised: "as" is not "a"
+    ("navy blue shirt", "navy blue shirt"),  # every word a caption word: the query as written
+    ("Navy Blue Shirt", "Navy Blue Shirt"),
+    ("periwinkle kaftans", "periwinkle kaftans"),  # nothing known: the query as written
+    ("glasses", "glasses"),  # "glasse" and "glass" are no caption words
+])
+def test_inflections_are_read_as_the_caption_words(query, view):
+    assert vocabulary_view(query, VOCABULARY, inflections=True) == view
+
+
+@pytest.mark.parametrize("query, view", [
+    ("navy", "navy clothing"),  # a lone colour is read as the colour-only captions were
+    ("Striped", "striped clothing"),
+    ("navy or off white", "navy off white clothing"),
+    ("navy blue floral", "navy blue clothing"),
+    ("black dress", "black dress"),  # a garment named: nothing added
+    ("navy t-shirt", "navy t-shirt"),
+    ("periwinkle", "periwinkle"),  # nothing known: the query as written
+    ("", ""),
+])
+def test_completion_reads_a_lone_attribute_with_a_noun(query, view):
+    assert vocabulary_view(query, VOCABULARY, completion=True) == view
+
+
+def test_inflections_and_completion_switches(monkeypatch):
+    monkeypatch.delenv("QUERY_VOCABULARY_VIEW", raising=False)
+    monkeypatch.setenv("QUERY_INFLECTIONS", "1")
+    monkeypatch.setenv("QUERY_COMPLETION", "0")
+    assert tower_reader(EMBEDDED_MODEL)("Pink tunics") == "pink tunic"
+    assert tower_reader(EMBEDDED_MODEL)("pink") == "pink"
+    monkeypatch.setenv("QUERY_INFLECTIONS", "0")
+    monkeypatch.setenv("QUERY_COMPLETION", "1")
+    assert tower_reader(EMBEDDED_MODEL)("Pink tunics") == "pink clothing"  # "tunics" unknown without inflections
+    assert tower_reader(EMBEDDED_MODEL)("pink") == "pink clothing"
+    assert tower_reader("ViT-B-32")("pink") == "pink"  # a CLIP reads the query as written
+    monkeypatch.setenv("QUERY_COMPLETION", "maybe")
+    with pytest.raises(ValueError, match="QUERY_COMPLETION"):
+        tower_reader(EMBEDDED_MODEL)
+
+
 def test_our_configs_ship_the_captions_vocabulary():
     pytest.importorskip("cv2")
     from training.embedding.captions import caption_vocabulary
@@ -59,10 +105,13 @@ def test_our_configs_ship_the_captions_vocabulary():
 
 
 def test_only_our_models_read_a_view_and_the_switch_turns_it_off(monkeypatch):
-    monkeypatch.delenv("QUERY_VOCABULARY_VIEW", raising=False)
+    for variable in ("QUERY_VOCABULARY_VIEW", "QUERY_INFLECTIONS", "QUERY_COMPLETION"):
+        monkeypatch.delenv(variable, raising=False)
     query = "black floral embroidered shift dress"
     assert tower_reader(EMBEDDED_MODEL)(query) == "black dress"
     assert tower_reader(EMBEDDED_MODEL)("sleeveless floral top") == "sleeveless top"  # trained on sleeve words
+    assert tower_reader(EMBEDDED_MODEL)("Pink tunics") == "pink tunic"  # inflections: on by default
+    assert tower_reader(EMBEDDED_MODEL)("pink") == "pink clothing"  # completion: on by default
     assert tower_reader("ViT-B-32")(query) == query  # a CLIP reads every word it knows
     monkeypatch.setenv("QUERY_VOCABULARY_VIEW", "0")
     assert tower_reader(EMBEDDED_MODEL)(query) == query
@@ -72,11 +121,14 @@ def test_only_our_models_read_a_view_and_the_switch_turns_it_off(monkeypatch):
 
 
 def test_the_served_text_encoder_embeds_the_view(monkeypatch):
-    monkeypatch.delenv("QUERY_VOCABULARY_VIEW", raising=False)
+    for variable in ("QUERY_VOCABULARY_VIEW", "QUERY_INFLECTIONS", "QUERY_COMPLETION"):
+        monkeypatch.delenv(variable, raising=False)
     encoder = OnnxTextEncoder(EMBEDDED_TEXT_ONNX)
     view = encoder.encode_text("black dress")
     assert np.allclose(encoder.encode_text("black floral embroidered shift dress"), view, atol=1e-6)
     assert not np.allclose(encoder.encode_text("black striped dress"), view, atol=1e-3)  # a known word counts
+    assert np.allclose(encoder.encode_text("Black dresses"), view, atol=1e-6)  # a plural read as its caption word
+    assert np.allclose(encoder.encode_text("pink"), encoder.encode_text("pink clothing"), atol=1e-6)
     monkeypatch.setenv("QUERY_VOCABULARY_VIEW", "0")
     assert not np.allclose(OnnxTextEncoder(EMBEDDED_TEXT_ONNX).encode_text("black floral embroidered shift dress"),
                            view, atol=1e-3)

@@ -115,6 +115,7 @@ def test_other_methods_405_and_get_describes(client):
     assert body["service"] == "search" and body["products"] == 3 and body["default_n"] == 5
     assert body["text_encoder"] == "OnnxTextEncoder"  # torch-free serving path by default
     assert body["query_vocabulary_view"] is True
+    assert body["query_inflections"] is True and body["query_completion"] is True  # "pink tunics", "pink"
     assert body["channel_weights"] == {"colour": 0.05, "pattern": 0.1, "family": 0.05, "sleeve": 0.05}  # served
     assert body["querybank_weight"] == 0.5
 

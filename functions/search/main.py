@@ -58,13 +58,16 @@ def search(request: flask.Request) -> flask.Response:
         if request.method == "GET":
             s = searcher()
             encoder = base_encoder(s.embedder)
+            reader = getattr(encoder, "tower_text", None)  # how our towers read a query (query_vocabulary.py)
             log["response"] = json_response({
                 "service": "search", "usage": 'POST {"text": "pastel coloured tunic", "n": 5}',
                 "default_n": DEFAULT_N, "max_n": MAX_N, "products": len(s.products), "model": s.products.model,
                 "text_encoder": type(encoder).__name__,
                 "channel_weights": getattr(s.embedder, "weights", {}),
                 "querybank_weight": getattr(s.embedder, "weight", 0.0),
-                "query_vocabulary_view": getattr(getattr(encoder, "tower_text", None), "vocabulary", None) is not None,
+                "query_vocabulary_view": reader is not None and reader.vocabulary is not None,
+                "query_inflections": bool(reader and reader.vocabulary and reader.inflections),
+                "query_completion": bool(reader and reader.vocabulary and reader.completion),
             })
             return log["response"]
         require_post(request)

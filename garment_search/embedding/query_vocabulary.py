@@ -10,9 +10,16 @@ read the whole query (a "floral" query asks the pattern channel for a pattern). 
 them free-text shopper queries (docs/benchmarks.md, "Reading free-text queries (stop 15)"; the catalogue, reported
 there, disagrees).
 
+Shoppers also write plurals and US spellings ("pink tunics", "colored tees"), which no caption used: the view
+reads them as the caption words they inflect and spells them as captions did ("pink tunic"; ``QUERY_INFLECTIONS``).
+And they write a lone colour or pattern ("pink", "striped"), while every caption named a garment or "clothing":
+a view that names no garment is read with "clothing" ("pink clothing", a caption template; ``QUERY_COMPLETION``).
+Both chosen on held-out judges asked in those forms (docs/benchmarks.md, "Plurals and lone attributes in queries
+(stop 26)"), with every other judge unchanged.
+
 The vocabulary is data of the model: ``query_vocabulary`` in our model configs, the captions' phrases (equal to
 ``training.embedding.captions.caption_vocabulary()``). Models without one (open_clip's CLIP, SigLIP) read the query
-as written. ``QUERY_VOCABULARY_VIEW=0`` turns the view off.
+as written. ``QUERY_VOCABULARY_VIEW=0`` turns the view off (and with it both readings above).
 """
 
 from __future__ import annotations
@@ -21,9 +28,19 @@ import os
 from dataclasses import dataclass
 from functools import cache
 
+from garment_search.garment_nouns import NOUNS
 from garment_search.query_words import words
 
 SWITCH_VARIABLE = "QUERY_VOCABULARY_VIEW"
+INFLECTIONS_VARIABLE = "QUERY_INFLECTIONS"
+COMPLETION_VARIABLE = "QUERY_COMPLETION"
+
+#: Spellings a shopper may use for a caption word (US English; "gray" has always been read as "grey").
+SPELLINGS = {"gray": "grey", "color": "colour", "colors": "colour", "colored": "coloured", "colours": "colour"}
+#: The noun a lone attribute is read with: "pink" is read as "pink clothing", a caption template ("{c} clothing").
+COMPLETION_NOUN = "clothing"
+#: Words that name a garment without any noun of ``NOUNS`` ("pink garment" needs no completion).
+GENERIC_NOUNS = ("clothing", "garment")
 
 
 @cache
@@ -37,29 +54,78 @@ def phrase_units(phrases: frozenset[str]) -> frozenset[tuple[str, ...]]:
     return frozenset(units)
 
 
-def vocabulary_view(text: str, phrases: frozenset[str]) -> str:
+@cache
+def caption_words(phrases: frozenset[str]) -> frozenset[str]:
+    """Every word of every caption phrase, alone or not ("sleeve" of "long sleeve")."""
+    return frozenset(w for phrase in phrases for w in words(phrase))
+
+
+def caption_form(word: str, known: frozenset[str], inflections: bool) -> str:
+    """The caption word ``word`` stands for: itself, "gray" as "grey", and with ``inflections`` a US spelling
+    ("colored") or a plural ("tunics", "dresses", "hoodies", "sleeves") as the caption word it inflects — the
+    first of -ies → -y, -es → '', -s → '' that captions use; words of three letters or fewer are never
+    singularised ("as" is not "a")."""
+    if word in known:
+        return word
+    if word == "gray" or inflections and word in SPELLINGS:
+        return SPELLINGS[word]
+    if inflections and len(word) > 3 and word.endswith("s"):
+        stems = ([word[:-3] + "y"] if word.endswith("ies") else []) + ([word[:-2]] if word.endswith("es") else [])
+        return next((stem for stem in [*stems, word[:-1]] if stem in known), word)
+    return word
+
+
+@cache
+def noun_units() -> frozenset[tuple[str, ...]]:
+    """Word runs that name a garment: every noun wording of the captions and the generic ones."""
+    return frozenset(tuple(words(w)) for wordings in NOUNS.values() for w in (*wordings, *GENERIC_NOUNS))
+
+
+def names_a_garment(view_words: list[str]) -> bool:
+    longest = max(map(len, noun_units()))
+    return any(tuple(view_words[i:i + n]) in noun_units()
+               for i in range(len(view_words)) for n in range(1, longest + 1))
+
+
+def vocabulary_view(text: str, phrases: frozenset[str], inflections: bool = False, completion: bool = False) -> str:
     """The runs of ``text``'s words that are caption phrases (``phrase_units``; "gray" read as "grey"), in order,
-    longest first; ``text`` itself where that leaves nothing or keeps every word."""
+    longest first; ``text`` itself where that leaves nothing or keeps every word as written.
+
+    ``inflections``: plurals and US spellings read as the caption words they inflect, and the view spells every
+    kept word as captions do ("Pink tunics" → "pink tunic"). ``completion``: a view of caption words that names no
+    garment ("pink", "striped") is read with one ("pink clothing"), as the colour-only captions were."""
     units = phrase_units(phrases)
+    known_words = caption_words(phrases)
     longest = max(map(len, units), default=1)
     all_words = words(text)
-    lookup = [w.replace("gray", "grey") for w in all_words]
-    known, i = [], 0
+    lookup = [caption_form(w, known_words, inflections) for w in all_words]
+    kept, i = [], 0
     while i < len(all_words):
         n = next((n for n in range(min(longest, len(all_words) - i), 0, -1) if tuple(lookup[i:i + n]) in units), 0)
-        known += all_words[i:i + n]
+        kept += (lookup if inflections else all_words)[i:i + n]
         i += n or 1
-    return " ".join(known) if known and known != all_words else text
+    if not kept:
+        return text
+    if completion and not names_a_garment(kept):
+        return " ".join([*kept, COMPLETION_NOUN])
+    return text if kept == all_words else " ".join(kept)
+
+
+def switch(variable: str, default: bool) -> bool:
+    """An on/off environment setting: 1 / true / yes / on or 0 / false / no / off; ``default`` when unset."""
+    raw = os.environ.get(variable, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{variable} must be 1 or 0, not {raw!r}.")
 
 
 def view_enabled() -> bool:
     """``QUERY_VOCABULARY_VIEW``: on unless set to 0 / false / no / off."""
-    raw = os.environ.get(SWITCH_VARIABLE, "").strip().lower()
-    if raw in {"", "1", "true", "yes", "on"}:
-        return True
-    if raw in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError(f"{SWITCH_VARIABLE} must be 1 or 0, not {raw!r}.")
+    return switch(SWITCH_VARIABLE, True)
 
 
 @cache
@@ -79,12 +145,18 @@ class TowerReader:
     """``text -> text`` a model's towers read: the vocabulary view when ``vocabulary`` is set, else the text."""
 
     vocabulary: frozenset[str] | None
+    inflections: bool = False
+    completion: bool = False
 
     def __call__(self, text: str) -> str:
-        return vocabulary_view(text, self.vocabulary) if self.vocabulary else text
+        if not self.vocabulary:
+            return text
+        return vocabulary_view(text, self.vocabulary, self.inflections, self.completion)
 
 
 def tower_reader(name: str) -> TowerReader:
     """How the towers of model ``name`` read a query: its vocabulary view where it has a vocabulary and the view
-    is on, else as written."""
-    return TowerReader(model_vocabulary(name) if view_enabled() else None)
+    is on (``QUERY_INFLECTIONS``, ``QUERY_COMPLETION``: how it reads plurals and lone attributes), else as
+    written."""
+    return TowerReader(model_vocabulary(name) if view_enabled() else None,
+                       switch(INFLECTIONS_VARIABLE, True), switch(COMPLETION_VARIABLE, True))

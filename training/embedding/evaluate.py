@@ -34,6 +34,7 @@ import argparse
 import itertools
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +51,8 @@ from training.embedding.data import CROP, crop_size
 from training.embedding.heldout import (CCP_COLOUR_LABELS, CCP_PATTERN_LABELS, CCP_SHOPPER_QUERIES,
                                        CLOTHING_SHOPPER_QUERIES, PATTERN_LABELS, Heldout, ccp_photo_ids,
                                        ccp_photo_views, clothing_validation_files, colour_garment_mrr,
-                                       index_segmenter, labelled_mrr, shopper_mrr, views_by_mode)
+                                       index_segmenter, labelled_mrr, query_form_mrrs, shopper_mrr,
+                                       views_by_mode)
 
 QUERIES = Path(__file__).with_name("sample_queries.json")
 
@@ -99,6 +101,21 @@ class Catalogue:
         return out
 
 
+#: Ways our towers may read a query (``query_vocabulary.TowerReader``): (inflections, completion), or None for
+#: the configured reader.
+QUERY_READINGS: dict[str, tuple[bool, bool] | None] = {
+    "served": None, "plain": (False, False), "inflections": (True, False), "completion": (False, True),
+    "inflections+completion": (True, True)}
+
+
+def reading_as(embedder: Embedder, reading: str) -> Embedder:
+    """``embedder`` with its towers reading queries as ``reading`` names (its vocabulary, if any, kept)."""
+    flags = QUERY_READINGS[reading]
+    if flags is not None and embedder.tower_text.vocabulary:
+        embedder.tower_text = replace(embedder.tower_text, inflections=flags[0], completion=flags[1])
+    return embedder
+
+
 def text_latency_ms(embedder: Embedder, runs: int = 100) -> float:
     embedder.encode_text("warm up")
     times = []
@@ -129,18 +146,25 @@ def main() -> None:
     ap.add_argument("--querybank-weights", nargs="+", type=float,
                     help="querybank normalisation weights, crossed with the channels' (default: the served "
                     "QUERYBANK_WEIGHT; 0 = without it)")
+    ap.add_argument("--query-readings", nargs="+", choices=sorted(QUERY_READINGS),
+                    help="how our towers read queries, one column each: the vocabulary view as configured "
+                    "(served; the default), or with inflections and/or lone-attribute completion on or off")
     ap.add_argument("--skip", nargs="*", default=[], choices=["heldout", "ccp-photos", "sample", "latency"])
     args = ap.parse_args()
-    models = [Embedder(ModelChoice.from_arg(w)) for w in args.weights] if args.weights else [Embedder()]
+    choices = [ModelChoice.from_arg(w) for w in args.weights] if args.weights else [None]
+    readings = args.query_readings or ["served"]
+    models = [(reading_as(Embedder(choice), reading), reading) for choice in choices for reading in readings]
     grids = [args.colour_weights or [colour_weight()], args.pattern_weights or [pattern_weight()],
              args.family_weights or [family_weight()], args.sleeve_weights or [sleeve_weight()],
              args.querybank_weights or [querybank_weight()]]
-    embedders = [as_served(m, *weights) for m in models for weights in itertools.product(*grids)]
+    embedders = [as_served(m, *weights) for m, _ in models for weights in itertools.product(*grids)]
+    columns = [f"{m.identity} ({reading} reading)" if len(readings) > 1 else m.identity
+               for m, reading in models for _ in itertools.product(*grids)]
     segmenter = index_segmenter()  # photos cut out as the index builder does, each photo's maps computed once
     rows: dict[str, list[str]] = {}
     # label crops stored for the largest tower input compared (every model judged on the same crops)
     crop_side = max(crop_size(model_input_size(m.choice.name)) if is_our_model(m.choice.name) else CROP
-                    for m in models)
+                    for m, _ in models)
     heldout = None if "heldout" in args.skip else Heldout.build(args.datasets, segmenter, crop_side)
     pattern_judges = []  # (judge, views, their names in the labels file, labels file, measured colours or None)
     colour_judge = None  # (views, their names in the labels file): colours named by eye
@@ -178,6 +202,8 @@ def main() -> None:
                             "gated)", []).append(f"{shopper_mrr(embedder, *colour_judge, CCP_SHOPPER_QUERIES):.3f}")
             rows.setdefault("clothing-small validation shopper free-text MRR (written by eye; reported, not gated)",
                             []).append(f"{shopper_mrr(embedder, *shopper_judge, CLOTHING_SHOPPER_QUERIES):.3f}")
+            for form, mrr in query_form_mrrs(embedder, heldout, ccp_ids, clothing_files).items():
+                rows.setdefault(f"query form — {form} MRR (reported, not gated)", []).append(f"{mrr:.3f}")
         if ccp_photos:
             for mode, mrr in ccp_photos.mrr(embedder).items():
                 rows.setdefault(f"CCP 0601–0700 photos, dominant garment MRR ({mode} photos)", []).append(f"{mrr:.3f}")
@@ -187,7 +213,7 @@ def main() -> None:
         if "latency" not in args.skip:
             rows.setdefault("text encoding p50", []).append(f"{text_latency_ms(embedder):.1f} ms")
     print(f"segmentation {segmenter.identity}")
-    print("| measure | " + " | ".join(e.identity for e in embedders) + " |")
+    print("| measure | " + " | ".join(columns) + " |")
     print("|---|" + "---|" * len(embedders))
     for measure, values in rows.items():
         print(f"| {measure} | " + " | ".join(values) + " |")
