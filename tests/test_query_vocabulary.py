@@ -65,6 +65,25 @@ def test_completion_reads_a_lone_attribute_with_a_noun(query, view):
     assert vocabulary_view(query, VOCABULARY, completion=True) == view
 
 
+@pytest.mark.parametrize("query, view", [
+    ("navy gowns", "navy dress"),  # a shopper's noun, plural, read as the caption noun it names
+    ("black tshirt", "black t-shirt"),
+    ("cami top", "top"),  # the same noun twice is read once
+    ("black slacks", "black"),  # "trousers" is no caption word of this vocabulary: "slacks" stays unknown
+    ("navy dress", "navy dress"),
+])
+def test_synonyms_read_shopper_nouns_as_caption_nouns(query, view):
+    assert vocabulary_view(query, VOCABULARY, inflections=True, synonyms=True) == view
+    assert vocabulary_view("navy gowns", VOCABULARY, inflections=True) == "navy"  # off: the unknown noun is dropped
+
+
+def test_shopper_nouns_name_caption_nouns_of_the_served_model():
+    from garment_search.garment_nouns import SHOPPER_NOUNS
+
+    vocabulary = model_vocabulary(EMBEDDED_MODEL)
+    assert set(SHOPPER_NOUNS.values()) <= vocabulary and not set(SHOPPER_NOUNS) & vocabulary
+
+
 def test_inflections_and_completion_switches(monkeypatch):
     monkeypatch.delenv("QUERY_VOCABULARY_VIEW", raising=False)
     monkeypatch.setenv("QUERY_INFLECTIONS", "1")

@@ -28,12 +28,13 @@ import os
 from dataclasses import dataclass
 from functools import cache
 
-from garment_search.garment_nouns import NOUNS
+from garment_search.garment_nouns import NOUNS, SHOPPER_NOUNS
 from garment_search.query_words import words
 
 SWITCH_VARIABLE = "QUERY_VOCABULARY_VIEW"
 INFLECTIONS_VARIABLE = "QUERY_INFLECTIONS"
 COMPLETION_VARIABLE = "QUERY_COMPLETION"
+SYNONYMS_VARIABLE = "QUERY_SYNONYMS"
 
 #: Spellings a shopper may use for a caption word (US English; "gray" has always been read as "grey").
 SPELLINGS = {"gray": "grey", "color": "colour", "colors": "colour", "colored": "coloured", "colours": "colour"}
@@ -60,18 +61,25 @@ def caption_words(phrases: frozenset[str]) -> frozenset[str]:
     return frozenset(w for phrase in phrases for w in words(phrase))
 
 
-def caption_form(word: str, known: frozenset[str], inflections: bool) -> str:
+def caption_form(word: str, known: frozenset[str], inflections: bool, synonyms: bool = False) -> str:
     """The caption word ``word`` stands for: itself, "gray" as "grey", and with ``inflections`` a US spelling
     ("colored") or a plural ("tunics", "dresses", "hoodies", "sleeves") as the caption word it inflects — the
     first of -ies → -y, -es → '', -s → '' that captions use; words of three letters or fewer are never
-    singularised ("as" is not "a")."""
+    singularised ("as" is not "a"). With ``synonyms``, a garment noun no caption used ("slacks", "gowns") as the
+    caption noun it names (``garment_nouns.SHOPPER_NOUNS``)."""
     if word in known:
         return word
     if word == "gray" or inflections and word in SPELLINGS:
         return SPELLINGS[word]
+    candidates = [word]
     if inflections and len(word) > 3 and word.endswith("s"):
-        stems = ([word[:-3] + "y"] if word.endswith("ies") else []) + ([word[:-2]] if word.endswith("es") else [])
-        return next((stem for stem in [*stems, word[:-1]] if stem in known), word)
+        candidates += ([word[:-3] + "y"] if word.endswith("ies") else []) + ([word[:-2]] if word.endswith("es") else [])
+        candidates.append(word[:-1])
+    for candidate in candidates:
+        if candidate in known:
+            return candidate
+        if synonyms and SHOPPER_NOUNS.get(candidate) in known:
+            return SHOPPER_NOUNS[candidate]
     return word
 
 
@@ -87,23 +95,27 @@ def names_a_garment(view_words: list[str]) -> bool:
                for i in range(len(view_words)) for n in range(1, longest + 1))
 
 
-def vocabulary_view(text: str, phrases: frozenset[str], inflections: bool = False, completion: bool = False) -> str:
+def vocabulary_view(text: str, phrases: frozenset[str], inflections: bool = False, completion: bool = False,
+                    synonyms: bool = False) -> str:
     """The runs of ``text``'s words that are caption phrases (``phrase_units``; "gray" read as "grey"), in order,
     longest first; ``text`` itself where that leaves nothing or keeps every word as written.
 
     ``inflections``: plurals and US spellings read as the caption words they inflect, and the view spells every
     kept word as captions do ("Pink tunics" → "pink tunic"). ``completion``: a view of caption words that names no
-    garment ("pink", "striped") is read with one ("pink clothing"), as the colour-only captions were."""
+    garment ("pink", "striped") is read with one ("pink clothing"), as the colour-only captions were.
+    ``synonyms``: garment nouns no caption used read as the caption noun they name ("black slacks" → "black
+    trousers"; a noun said twice once: "turtleneck sweater" → "sweater")."""
     units = phrase_units(phrases)
     known_words = caption_words(phrases)
     longest = max(map(len, units), default=1)
     all_words = words(text)
-    lookup = [caption_form(w, known_words, inflections) for w in all_words]
+    lookup = [caption_form(w, known_words, inflections, synonyms) for w in all_words]
     kept, i = [], 0
     while i < len(all_words):
         n = next((n for n in range(min(longest, len(all_words) - i), 0, -1) if tuple(lookup[i:i + n]) in units), 0)
-        kept += (lookup if inflections else all_words)[i:i + n]
+        kept += (lookup if inflections or synonyms else all_words)[i:i + n]
         i += n or 1
+    kept = [w for j, w in enumerate(kept) if not (synonyms and j and w == kept[j - 1])]
     if not kept:
         return text
     if completion and not names_a_garment(kept):
@@ -147,11 +159,12 @@ class TowerReader:
     vocabulary: frozenset[str] | None
     inflections: bool = False
     completion: bool = False
+    synonyms: bool = False
 
     def __call__(self, text: str) -> str:
         if not self.vocabulary:
             return text
-        return vocabulary_view(text, self.vocabulary, self.inflections, self.completion)
+        return vocabulary_view(text, self.vocabulary, self.inflections, self.completion, self.synonyms)
 
 
 def tower_reader(name: str) -> TowerReader:
@@ -159,4 +172,5 @@ def tower_reader(name: str) -> TowerReader:
     is on (``QUERY_INFLECTIONS``, ``QUERY_COMPLETION``: how it reads plurals and lone attributes), else as
     written."""
     return TowerReader(model_vocabulary(name) if view_enabled() else None,
-                       switch(INFLECTIONS_VARIABLE, True), switch(COMPLETION_VARIABLE, True))
+                       switch(INFLECTIONS_VARIABLE, True), switch(COMPLETION_VARIABLE, True),
+                       switch(SYNONYMS_VARIABLE, False))

@@ -101,18 +101,24 @@ class Catalogue:
         return out
 
 
-#: Ways our towers may read a query (``query_vocabulary.TowerReader``): (inflections, completion), or None for
-#: the configured reader.
-QUERY_READINGS: dict[str, tuple[bool, bool] | None] = {
-    "served": None, "plain": (False, False), "inflections": (True, False), "completion": (False, True),
-    "inflections+completion": (True, True)}
+#: What a query reading (``--query-readings``) may switch on in our towers' vocabulary view
+#: (``query_vocabulary.TowerReader``): "served" is the configured reader, "plain" none of these, else a
+#: "+"-joined set ("inflections+completion").
+READING_FLAGS = ("inflections", "completion", "synonyms")
+
+
+def query_reading(value: str) -> str:
+    """argparse type of ``--query-readings``."""
+    if value in ("served", "plain") or set(value.split("+")) <= set(READING_FLAGS):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r}: served, plain, or a '+'-joined set of {', '.join(READING_FLAGS)}")
 
 
 def reading_as(embedder: Embedder, reading: str) -> Embedder:
     """``embedder`` with its towers reading queries as ``reading`` names (its vocabulary, if any, kept)."""
-    flags = QUERY_READINGS[reading]
-    if flags is not None and embedder.tower_text.vocabulary:
-        embedder.tower_text = replace(embedder.tower_text, inflections=flags[0], completion=flags[1])
+    if reading != "served" and embedder.tower_text.vocabulary:
+        flags = set(reading.split("+"))
+        embedder.tower_text = replace(embedder.tower_text, **{f: f in flags for f in READING_FLAGS})
     return embedder
 
 
@@ -146,9 +152,9 @@ def main() -> None:
     ap.add_argument("--querybank-weights", nargs="+", type=float,
                     help="querybank normalisation weights, crossed with the channels' (default: the served "
                     "QUERYBANK_WEIGHT; 0 = without it)")
-    ap.add_argument("--query-readings", nargs="+", choices=sorted(QUERY_READINGS),
+    ap.add_argument("--query-readings", nargs="+", type=query_reading,
                     help="how our towers read queries, one column each: the vocabulary view as configured "
-                    "(served; the default), or with inflections and/or lone-attribute completion on or off")
+                    "(served; the default), plain, or with a '+'-joined set of " + ", ".join(READING_FLAGS))
     ap.add_argument("--skip", nargs="*", default=[], choices=["heldout", "ccp-photos", "sample", "latency"])
     args = ap.parse_args()
     choices = [ModelChoice.from_arg(w) for w in args.weights] if args.weights else [None]
