@@ -238,7 +238,7 @@ def test_query_form_judges_ask_plurals_and_lone_attributes(tmp_path):
     crops = Crops(images, np.array([COLOUR_NAMES.index(c) for c in ("red", "green", "blue")]), ["skirt"] * 3)
     rows = query_form_mrrs(_ColourEmbedder(), Heldout(crops, crops, crops, crops), ["0601", "0602", "0603"],
                            ["skirt/a.jpg", "skirt/b.jpg", "skirt/c.jpg"])
-    assert len(rows) == 10 and sum(k.startswith("plural:") for k in rows) == 4
+    assert len(rows) == 14 and sum(k.startswith("plural:") for k in rows) == 4
     assert all(rows[k] == 1.0 for k in rows if "<colour>" in k or "<colour> <garments>" in k)
 
 

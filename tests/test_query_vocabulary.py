@@ -46,6 +46,9 @@ def test_vocabulary_view_keeps_known_words_in_order(query, view):
     ("Navy Blue Shirt", "Navy Blue Shirt"),
     ("periwinkle kaftans", "periwinkle kaftans"),  # nothing known: the query as written
     ("glasses", "glasses"),  # "glasse" and "glass" are no caption words
+    ("navy-blue t-shirt", "navy blue t-shirt"),  # a hyphenated word no caption used is read in parts
+    ("Off-White tops", "off white top"),
+    ("x-large navy top", "navy top"),  # parts no caption used are left out like any unknown word
 ])
 def test_inflections_are_read_as_the_caption_words(query, view):
     assert vocabulary_view(query, VOCABULARY, inflections=True) == view

@@ -283,6 +283,18 @@ def plural_labelled_query(label: str, kind: str) -> str:
     return f"{label} {plural(NOUNS[kind][0])}"
 
 
+def hyphenated(name: str) -> str:
+    """A multi-word colour as shoppers also write it ("navy-blue")."""
+    return name.replace(" ", "-")
+
+
+def hyphen_labelled_mrr(embedder: ImageTextEmbedder, views: Crops, names: list[str], labels_file: Path) -> float:
+    """"<hyphenated label> <garment>" ("off-white top") over ``views``, asked only for multi-word labels."""
+    labels = json.loads(labels_file.read_text())["labels"]
+    keys = [(labels[n], kind) if " " in labels.get(n, "") else None for n, kind in zip(names, views.kinds)]
+    return attribute_mrr(embedder, views.pil_images(), keys, lambda label, kind: labelled_query(hyphenated(label), kind))
+
+
 def lone_labelled_mrr(embedder: ImageTextEmbedder, views: Crops, names: list[str], labels_file: Path) -> float:
     """"<label>" alone ("striped", "mustard yellow") over ``views``: the first view with that label, whatever the
     garment; unlabelled views stay in the ranking."""
@@ -293,8 +305,9 @@ def lone_labelled_mrr(embedder: ImageTextEmbedder, views: Crops, names: list[str
 
 def query_form_mrrs(embedder: ImageTextEmbedder, heldout: "Heldout", ccp_ids: list[str],
                     clothing_files: list[str]) -> dict[str, float]:
-    """The held-out judges asked the way shoppers also write (stop 26): plural nouns ("red skirts") and a lone
-    colour or pattern ("mustard yellow", "striped"), over the same views and labels as the singular judges
+    """The held-out judges asked the way shoppers also write (stop 26): plural nouns ("red skirts"), hyphenated
+    colours ("navy-blue shirt") and a lone colour or pattern ("mustard yellow", "striped"), over the same views and
+    labels as the judges that ask in the captions' own words
     (``ccp_ids``, ``clothing_files``: the names the labels files use for ``ccp_photos`` and ``class_views``)."""
     sets = (("CCP label crops", heldout.ccp), ("clothing-small crops", heldout.clothing),
             ("CCP photos (product)", heldout.ccp_photos))
@@ -305,6 +318,12 @@ def query_form_mrrs(embedder: ImageTextEmbedder, heldout: "Heldout", ccp_ids: li
                                                                      plural_colour_query)
     rows["plural: CCP photos (product) <colour named by eye> <garments>"] = labelled_mrr(
         embedder, heldout.ccp_photos, ccp_ids, CCP_COLOUR_LABELS, query=plural_labelled_query)
+    for name, crops in sets:
+        keys = [(int(c), k) if " " in COLOUR_NAMES[int(c)] else None for c, k in zip(crops.colours, crops.kinds)]
+        rows[f"hyphen: {name} <multi-word colour, hyphenated> <garment>"] = attribute_mrr(
+            embedder, crops.pil_images(), keys, lambda c, k: f"{hyphenated(COLOUR_NAMES[c])} {NOUNS[k][0]}")
+    rows["hyphen: CCP photos (product) <multi-word colour named by eye, hyphenated> <garment>"] = hyphen_labelled_mrr(
+        embedder, heldout.ccp_photos, ccp_ids, CCP_COLOUR_LABELS)
     for name, crops in sets:
         rows[f"lone: {name} <colour>"] = attribute_mrr(embedder, crops.pil_images(),
                                                        [(int(c),) for c in crops.colours],
