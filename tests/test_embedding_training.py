@@ -487,3 +487,28 @@ def test_evaluate_query_readings_switch_the_towers_view_only():
     read = reading_as(Towers(), "completion+synonyms").tower_text
     assert (read.inflections, read.completion, read.synonyms) == (False, True, True)
     assert reading_as(Towers(), "served").tower_text == Towers.tower_text
+
+
+def test_image_vector_memo_encodes_each_view_once_and_keeps_the_order():
+    from PIL import Image
+
+    from garment_search.segmentation.groups import KEPT_GROUPS_INFO
+    from training.embedding.heldout import ImageVectorMemo
+
+    class Counting(_ColourEmbedder):
+        encoded = 0
+
+        def encode_images(self, images):
+            Counting.encoded += len(images)
+            return super().encode_images(images)
+
+    red, blue = (Image.fromarray(np.full((8, 8, 3), c, np.uint8)) for c in ((200, 20, 20), (20, 20, 200)))
+    memo = ImageVectorMemo(Counting())
+    first = memo.encode_images([red, blue])
+    again = memo.encode_images([blue, red, red.copy()])
+    assert Counting.encoded == 2 and np.array_equal(again, first[[1, 0, 0]])
+    tagged = red.copy()
+    tagged.info[KEPT_GROUPS_INFO] = ("lower",)
+    memo.encode_images([tagged])  # same pixels, another kept family: a view of its own
+    assert Counting.encoded == 3
+    assert np.array_equal(memo.encode_text("red"), [1, 0, 0])  # text passes through

@@ -288,6 +288,10 @@ def hyphenated(name: str) -> str:
     return name.replace(" ", "-")
 
 
+def hyphen_colour_query(colour: int, kind: str) -> str:
+    return labelled_query(hyphenated(COLOUR_NAMES[colour]), kind)
+
+
 def hyphen_labelled_mrr(embedder: ImageTextEmbedder, views: Crops, names: list[str], labels_file: Path) -> float:
     """"<hyphenated label> <garment>" ("off-white top") over ``views``, asked only for multi-word labels."""
     labels = json.loads(labels_file.read_text())["labels"]
@@ -321,7 +325,7 @@ def query_form_mrrs(embedder: ImageTextEmbedder, heldout: "Heldout", ccp_ids: li
     for name, crops in sets:
         keys = [(int(c), k) if " " in COLOUR_NAMES[int(c)] else None for c, k in zip(crops.colours, crops.kinds)]
         rows[f"hyphen: {name} <multi-word colour, hyphenated> <garment>"] = attribute_mrr(
-            embedder, crops.pil_images(), keys, lambda c, k: f"{hyphenated(COLOUR_NAMES[c])} {NOUNS[k][0]}")
+            embedder, crops.pil_images(), keys, hyphen_colour_query)
     rows["hyphen: CCP photos (product) <multi-word colour named by eye, hyphenated> <garment>"] = hyphen_labelled_mrr(
         embedder, heldout.ccp_photos, ccp_ids, CCP_COLOUR_LABELS)
     for name, crops in sets:
@@ -369,6 +373,26 @@ class PooledQueryEmbedder(Embedder):
         with torch.inference_mode():
             emb = model.text.proj(torch.from_numpy(self.pooled[text]).float().to(device)[None])
             return torch.nn.functional.normalize(emb, dim=-1)[0].cpu().numpy()
+
+
+class ImageVectorMemo:
+    """``inner`` with each image's vector computed once (by content): the judges rank the same views for many
+    query forms, and encoding them (towers and measured channels) is what costs."""
+
+    def __init__(self, inner: ImageTextEmbedder) -> None:
+        self.inner = inner
+        self.vectors: dict[bytes, np.ndarray] = {}
+
+    def encode_images(self, images: list[Image.Image]) -> np.ndarray:
+        # the kept groups a view carries count too: the family channel reads them (``view_crops``)
+        keys = [content_key(im) + repr(im.info.get(KEPT_GROUPS_INFO)).encode() for im in images]
+        missing = {k: im for k, im in zip(keys, images) if k not in self.vectors}
+        if missing:
+            self.vectors.update(zip(missing, self.inner.encode_images(list(missing.values()))))
+        return np.stack([self.vectors[k] for k in keys]) if keys else self.inner.encode_images([])
+
+    def encode_text(self, text: str) -> np.ndarray:
+        return self.inner.encode_text(text)
 
 
 class RecordingEmbedder:
