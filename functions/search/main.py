@@ -68,6 +68,7 @@ def search(request: flask.Request) -> flask.Response:
                 "query_vocabulary_view": reader is not None and reader.vocabulary is not None,
                 "query_inflections": bool(reader and reader.vocabulary and reader.inflections),
                 "query_completion": bool(reader and reader.vocabulary and reader.completion),
+                "query_synonyms": bool(reader and reader.vocabulary and reader.synonyms),
             })
             return log["response"]
         require_post(request)
