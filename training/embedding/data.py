@@ -28,7 +28,6 @@ from training.embedding.captions import NOUNS
 from training.segmentation.data import ccp_files, ccp_garment_ids, ccp_label_names
 
 
-
 def crop_size(image_size: int) -> int:
     """The stored crop side for a tower that reads ``image_size`` pixels: 9/8 of it, so that augmentation's random
     crops (three quarters of the side or more) are resampled near the tower's own scale (144 for 128)."""

@@ -38,7 +38,7 @@ import argparse
 import itertools
 import json
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,7 @@ from garment_search.catalogue import product_photos, sample_dir
 from garment_search.colours import COLOUR_NAMES
 from garment_search.embedding import EMBEDDED_MODEL, Embedder, ModelChoice, is_our_model, model_input_size
 from garment_search.embedding.measured_channels import colour_weight, family_weight, pattern_weight, sleeve_weight
+from garment_search.embedding.query_vocabulary import TowerReader
 from garment_search.embedding.querybank import as_served, querybank_weight
 from garment_search.images import load_image_file
 from garment_search.index_file import IndexFile
@@ -108,7 +109,7 @@ class Catalogue:
 #: What a query reading (``--query-readings``) may switch on in our towers' vocabulary view
 #: (``query_vocabulary.TowerReader``): "served" is the configured reader, "plain" none of these, else a
 #: "+"-joined set ("inflections+completion").
-READING_FLAGS = ("inflections", "completion", "synonyms")
+READING_FLAGS = tuple(f.name for f in fields(TowerReader) if f.name != "vocabulary")
 
 
 def query_reading(value: str) -> str:

@@ -252,14 +252,21 @@ def colour_pattern_query(colour: int, pattern: str, kind: str) -> str:
     return f"{COLOUR_NAMES[colour]} {pattern} {NOUNS[kind][0]}"
 
 
+def labelled_keys(views: Crops, names: list[str], labels_file: Path,
+                  key: Callable[[str, str], tuple | None] = lambda label, kind: (label, kind)) -> list:
+    """Each view's ``key(label, garment)`` (``None`` for views ``labels_file`` does not label, or when ``key``
+    declines): what ``attribute_mrr`` asks for."""
+    labels = json.loads(labels_file.read_text())["labels"]
+    return [key(labels[n], kind) if n in labels else None for n, kind in zip(names, views.kinds)]
+
+
 def labelled_mrr(embedder: ImageTextEmbedder, views: Crops, names: list[str], labels_file: Path,
                  colours: np.ndarray | None = None, query: Callable[[str, str], str] = labelled_query) -> float:
     """"<label> <garment>" (``query``) over ``views`` (each named in ``names`` as ``labels_file`` keys them; its
     kind is the garment), one query per labelled (label, garment) present; unlabelled views stay in the ranking
     as distractors. With ``colours`` (each view's measured colour, same order; for pattern labels) the queries
     are "<colour> <pattern> <garment>": whether a pattern word and a colour word are weighed together."""
-    labels = json.loads(labels_file.read_text())["labels"]
-    keys = [(labels[n], kind) if n in labels else None for n, kind in zip(names, views.kinds)]
+    keys = labelled_keys(views, names, labels_file)
     images = views.pil_images()
     if colours is None:
         return attribute_mrr(embedder, images, keys, query)
@@ -294,16 +301,14 @@ def hyphen_colour_query(colour: int, kind: str) -> str:
 
 def hyphen_labelled_mrr(embedder: ImageTextEmbedder, views: Crops, names: list[str], labels_file: Path) -> float:
     """"<hyphenated label> <garment>" ("off-white top") over ``views``, asked only for multi-word labels."""
-    labels = json.loads(labels_file.read_text())["labels"]
-    keys = [(labels[n], kind) if " " in labels.get(n, "") else None for n, kind in zip(names, views.kinds)]
+    keys = labelled_keys(views, names, labels_file, lambda label, kind: (label, kind) if " " in label else None)
     return attribute_mrr(embedder, views.pil_images(), keys, lambda label, kind: labelled_query(hyphenated(label), kind))
 
 
 def lone_labelled_mrr(embedder: ImageTextEmbedder, views: Crops, names: list[str], labels_file: Path) -> float:
     """"<label>" alone ("striped", "mustard yellow") over ``views``: the first view with that label, whatever the
     garment; unlabelled views stay in the ranking."""
-    labels = json.loads(labels_file.read_text())["labels"]
-    keys = [(labels[n],) if n in labels else None for n in names]
+    keys = labelled_keys(views, names, labels_file, lambda label, kind: (label,))
     return attribute_mrr(embedder, views.pil_images(), keys, str)
 
 
