@@ -21,7 +21,9 @@ from garment_search.config import MODEL_CACHE_DIR, MODELS_DIR, env_flag
 from garment_search.identity import file_digest
 from garment_search.onnx_metadata import onnx_metadata
 from garment_search.segmentation.groups import GARMENT_GROUPS
+from garment_search.segmentation.head_coverings import HeadCut, drop_head_coverings
 from garment_search.segmentation.masks import MASK_RULES, drop_unsure_regions
+from garment_search.segmentation.pose import PoseReader
 from garment_search.segmentation.regions import RegionPooling, pool_split_over_regions
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
@@ -73,6 +75,9 @@ class SegmentationSession(BaseSession):
     tta: str = "off"
     #: The group split pooled over colour regions (``regions``; ``SPLIT_REGIONS``), or None.
     region_pooling: RegionPooling | None = None
+    #: Head coverings dropped by pose and colour regions (``head_coverings``; ``HEAD_COVERINGS``), or None.
+    head_cut: HeadCut | None = None
+    pose: PoseReader | None = None
 
     def probabilities(self, rgb: Image.Image) -> np.ndarray:
         """(1 + len(groups), h, w) float32 probabilities at model resolution; channel 0 is background."""
@@ -88,11 +93,13 @@ class SegmentationSession(BaseSession):
     def identity(self) -> str:
         """``name@sha256-prefix`` of the weights, the mask rules' revision (``masks.MASK_RULES``) and, when maps are
         averaged over augmented readings, the reading set and the guard's revision (``+tta3``: ``full``;
-        ``+mirror3``), and the region pooling when on (``+regions8x1``): stored with every index so no two ways of
-        cutting out are ever mixed."""
+        ``+mirror3``), the region pooling when on (``+regions8x1``) and the head-covering cut with its pose model's
+        hash when on (``+heads0.75x0.4x4@…``): stored with every index so no two ways of cutting out are ever
+        mixed."""
         tta = "" if self.tta == "off" else f"+{'tta' if self.tta == 'full' else self.tta}{TTA_GUARD_REVISION}"
         regions = self.region_pooling.tag if self.region_pooling else ""
-        return f"{self.name()}@{file_digest(self.download_models())}+masks{MASK_RULES}{tta}{regions}"
+        heads = f"{self.head_cut.tag}@{file_digest(self.pose.path)}" if self.head_cut and self.pose else ""
+        return f"{self.name()}@{file_digest(self.download_models())}+masks{MASK_RULES}{tta}{regions}{heads}"
 
 
 class GarmentSession(SegmentationSession):
@@ -152,11 +159,13 @@ class GarmentSession(SegmentationSession):
 
     def probabilities(self, rgb: Image.Image) -> np.ndarray:
         """The model's maps (``readings``), their group split pooled over colour regions when ``region_pooling``
-        is set."""
+        is set, and the regions that cover the head made background when ``head_cut`` is set."""
         probs = self.readings(rgb)
-        if self.region_pooling is None:
-            return probs
-        return pool_split_over_regions(probs, rgb, self.region_pooling)
+        if self.region_pooling is not None:
+            probs = pool_split_over_regions(probs, rgb, self.region_pooling)
+        if self.head_cut is not None and self.pose is not None:
+            probs = drop_head_coverings(probs, rgb, self.pose.keypoints(rgb), self.head_cut)
+        return probs
 
     def readings(self, rgb: Image.Image) -> np.ndarray:
         """One reading at the trained size; with ``tta`` the mean of every reading of its set (``READINGS``),
@@ -250,6 +259,9 @@ def new_segmentation_session(name: str, tta: bool | str | None = None) -> Segmen
     session.tta = mode if name == "garment" else "off"
     if name == "garment":
         session.region_pooling = RegionPooling.from_env()
+        session.head_cut = HeadCut.from_env()
+        if session.head_cut is not None:
+            session.pose = PoseReader(threads=threads)
     if session.tta != "off":  # open every reading's session now: a model exported at one size fails at load
         for size in session.tta_sizes():
             session.session_at(size)
