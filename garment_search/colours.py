@@ -13,7 +13,8 @@ from functools import cache
 import numpy as np
 from PIL import Image
 
-from garment_search.query_words import longest_first, phrase_weights
+from garment_search.config import env_switch
+from garment_search.query_words import longest_first, phrase_weights, words
 
 #: Fashion colour names and a representative sRGB value for each.
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -38,6 +39,76 @@ COLOUR_WORDS: dict[str, tuple[str, ...]] = {
     "burgundy": ("burgundy", "wine red"), "terracotta": ("terracotta", "rust"), "lilac": ("lilac", "light purple"),
     "charcoal": ("charcoal", "dark grey"), "denim blue": ("denim blue", "dusty blue"),
 }
+
+#: Colour names shoppers write that no training caption used, and the palette colour each names (the first of each
+#: colour is a single word where one exists). General fashion English, written before it was measured and without
+#: reading any judge's queries; names that are as often a print or a trim ("rose", "poppy", "cherry", "lemon") are
+#: left out alone and kept in phrases ("dusty rose", "cherry red"). Read when ``QUERY_COLOUR_NAMES`` is on
+#: (``read_shopper_colours``): "cobalt dress" is "blue dress" to the towers and asks the colour channel for blue.
+#: Off by default: refused in stop 27 — names that modify a palette colour ("slate-blue") are read as another one
+#: (docs/benchmarks.md, "Shopper colour names").
+SHOPPER_COLOURS: dict[str, tuple[str, ...]] = {
+    "black": ("onyx", "ebony", "jet black"), "white": ("snow white", "pure white", "optic white"),
+    "cream": ("ecru", "vanilla", "eggshell"),
+    "beige": ("nude", "sand", "stone", "oatmeal", "biscuit", "champagne"),
+    "camel": ("caramel", "cognac", "toffee"), "brown": ("chocolate", "coffee", "mocha", "chestnut", "cocoa", "espresso"),
+    "mink": ("taupe", "mushroom"), "khaki": ("khaki green",),
+    "olive": ("moss", "olive green", "army green", "military green"),
+    "grey": ("slate", "ash grey", "heather grey", "steel grey"), "light grey": ("silver", "dove grey", "pearl grey"),
+    "charcoal": ("anthracite", "graphite", "slate grey"),
+    "navy blue": ("indigo", "midnight blue", "ink blue", "dark blue"),
+    "blue": ("cobalt", "sapphire", "azure", "royal blue", "electric blue", "cobalt blue"),
+    "light blue": ("sky blue", "baby blue", "powder blue", "ice blue", "pale blue"),
+    "denim blue": ("chambray", "steel blue", "washed blue"), "turquoise": ("aqua", "cyan", "aquamarine"),
+    "teal": ("petrol", "petrol blue", "dark teal"), "sea green": ("jade", "seafoam"),
+    "mint": ("pistachio", "sage", "sage green", "light green"),
+    "green": ("emerald", "kelly green", "grass green", "apple green", "emerald green"),
+    "dark green": ("forest green", "bottle green", "hunter green", "pine green"),
+    "yellow": ("canary", "lemon yellow", "butter yellow"), "mustard": ("ochre", "gold", "golden", "saffron"),
+    "orange": ("tangerine", "pumpkin"), "coral": ("salmon",), "peach": ("apricot",),
+    "terracotta": ("brick", "copper", "cinnamon", "burnt orange"),
+    "red": ("scarlet", "crimson", "ruby", "cherry red", "tomato red"),
+    "burgundy": ("wine", "oxblood", "bordeaux", "merlot", "claret"), "maroon": ("dark red",),
+    "pink": ("bubblegum", "rose pink", "candy pink"),
+    "powder pink": ("blush", "baby pink", "dusty pink", "dusty rose", "light pink", "old rose"),
+    "fuchsia": ("raspberry", "cerise", "neon pink", "shocking pink"), "purple": ("violet", "grape", "amethyst"),
+    "lilac": ("mauve", "orchid", "wisteria"), "lavender": ("periwinkle",),
+    "plum": ("aubergine", "eggplant", "berry", "damson"),
+}
+COLOUR_NAMES_VARIABLE = "QUERY_COLOUR_NAMES"
+
+
+def colour_names_on() -> bool:
+    """``QUERY_COLOUR_NAMES``: whether queries' shopper colour names are read (``read_shopper_colours``) by our
+    towers' vocabulary view and by the colour channel."""
+    return env_switch(COLOUR_NAMES_VARIABLE, False)
+
+
+#: (shopper name as words, palette name), longest first, so "slate grey" is read before "slate".
+_SHOPPER_PHRASES = sorted(((tuple(words(name.replace("-", " "))), colour) for colour, names in SHOPPER_COLOURS.items()
+                           for name in names), key=lambda p: -len(p[0]))
+
+
+def _phrase_at(tokens: list[str], i: int) -> tuple[tuple[str, ...], str] | None:
+    """The longest shopper colour name starting at ``tokens[i]``, with its palette name."""
+    return next(((p, colour) for p, colour in _SHOPPER_PHRASES if tuple(tokens[i:i + len(p)]) == p), None)
+
+
+def read_shopper_colours(text: str) -> str:
+    """``text`` with the colour names of ``SHOPPER_COLOURS`` (whole words; in hyphenated words too: "sky-blue",
+    "wine-coloured") read as the palette names they stand for, in lower case — or ``text`` unchanged when it names
+    none."""
+    tokens = []
+    for w in words(text):
+        parts = w.split("-")
+        tokens += parts if len(parts) > 1 and any(_phrase_at(parts, j) for j in range(len(parts))) else [w]
+    out, i = [], 0
+    while i < len(tokens):
+        match = _phrase_at(tokens, i)
+        out.append(match[1] if match else tokens[i])
+        i += len(match[0]) if match else 1
+    return " ".join(out) if len(out) < len(tokens) or out != tokens else text
+
 
 #: Tone words shoppers use for a whole family of colours ("pastel coloured tunic", "a dark top"): a tone caption
 #: fits every crop whose measured colour is in the family (a colour may belong to two: black is dark and neutral).
@@ -124,6 +195,9 @@ def query_colours(text: str) -> np.ndarray:
 
     Each of a named colour's (or tone's) palette entries weighs 1 / (number named), so a photo's colour score
     (``profile @ weights``) is the mean over the named colours of the share of its garment in each: "pink and
-    white" wants both, "dark brown" wants dark and brown, "pastel" any of the pastel entries.
+    white" wants both, "dark brown" wants dark and brown, "pastel" any of the pastel entries. Shoppers' colour
+    names ("cobalt") count for the palette colour they name when ``QUERY_COLOUR_NAMES`` is on.
     """
+    if colour_names_on():
+        text = read_shopper_colours(text)
     return phrase_weights(text, _PHRASES, len(COLOURS))

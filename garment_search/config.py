@@ -24,6 +24,18 @@ def _env_float(name: str, default: float) -> float:
     return default if raw in (None, "") else float(raw)
 
 
+def env_switch(variable: str, default: bool) -> bool:
+    """An on/off environment setting: 1 / true / yes / on or 0 / false / no / off; ``default`` when unset."""
+    raw = os.environ.get(variable, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{variable} must be 1 or 0, not {raw!r}.")
+
+
 def env_flag(name: str) -> bool:
     """True for 1/true/yes/on (any case)."""
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}

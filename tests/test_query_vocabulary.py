@@ -154,3 +154,41 @@ def test_the_served_text_encoder_embeds_the_view(monkeypatch):
     monkeypatch.setenv("QUERY_VOCABULARY_VIEW", "0")
     assert not np.allclose(OnnxTextEncoder(EMBEDDED_TEXT_ONNX).encode_text("black floral embroidered shift dress"),
                            view, atol=1e-3)
+
+
+@pytest.mark.parametrize("query, read", [
+    ("Cobalt dress", "blue dress"),
+    ("sky-blue shirt", "light blue shirt"),  # hyphenated
+    ("slate grey coat", "charcoal coat"),  # the longest name first: not "grey grey"
+    ("Wine-coloured skirt", "burgundy coloured skirt"),
+    ("t-shirt in emerald", "t-shirt in green"),
+    ("a pink top", "a pink top"),  # no shopper name: the text as written
+    ("off-white tee", "off-white tee"),  # a caption wording, left to the view's own hyphen reading
+])
+def test_shopper_colour_names_read_as_palette_names(query, read):
+    from garment_search.colours import read_shopper_colours
+
+    assert read_shopper_colours(query) == read
+
+
+def test_shopper_colour_names_are_unknown_to_the_captions_and_name_the_palette():
+    from garment_search.colours import COLOURS, COLOUR_WORDS, SHOPPER_COLOURS
+
+    names = [n for wordings in SHOPPER_COLOURS.values() for n in wordings]
+    assert set(SHOPPER_COLOURS) <= set(COLOURS) and len(names) == len(set(names))
+    vocabulary = model_vocabulary(EMBEDDED_MODEL)
+    assert not {n for n in names if " " not in n} & vocabulary  # every single-word name is one no caption used
+    assert not set(names) & {w for k, v in COLOUR_WORDS.items() for w in (k, *v)}
+
+
+def test_the_colour_names_switch_reads_them_for_the_towers_and_the_colour_channel(monkeypatch):
+    from garment_search.colours import COLOUR_NAMES, query_colours
+
+    monkeypatch.delenv("QUERY_VOCABULARY_VIEW", raising=False)
+    monkeypatch.setenv("QUERY_COLOUR_NAMES", "0")
+    assert tower_reader(EMBEDDED_MODEL)("cobalt dress") == "dress"
+    assert not query_colours("cobalt dress").any()
+    monkeypatch.setenv("QUERY_COLOUR_NAMES", "1")
+    assert tower_reader(EMBEDDED_MODEL)("cobalt dress") == "blue dress"
+    assert query_colours("cobalt dress")[COLOUR_NAMES.index("blue")] == 1.0
+    assert tower_reader("ViT-B-32")("cobalt dress") == "cobalt dress"  # a CLIP knows "cobalt"

@@ -117,6 +117,7 @@ def test_other_methods_405_and_get_describes(client):
     assert body["query_vocabulary_view"] is True
     assert body["query_inflections"] is True and body["query_completion"] is True  # "pink tunics", "pink"
     assert body["query_synonyms"] is False  # measured and refused (stop 26)
+    assert body["query_colour_names"] is False  # measured and refused (stop 27)
     assert body["channel_weights"] == {"colour": 0.05, "pattern": 0.1, "family": 0.05, "sleeve": 0.05}  # served
     assert body["querybank_weight"] == 0.5
 

@@ -11,6 +11,7 @@ import threading
 import flask
 import functions_framework
 
+from garment_search.colours import colour_names_on
 from garment_search.config import REPO_ROOT, Settings
 from garment_search.embedding import EmbedderUnavailable
 from garment_search.embedding.querybank import as_served, base_encoder
@@ -69,6 +70,7 @@ def search(request: flask.Request) -> flask.Response:
                 "query_inflections": bool(reader and reader.vocabulary and reader.inflections),
                 "query_completion": bool(reader and reader.vocabulary and reader.completion),
                 "query_synonyms": bool(reader and reader.vocabulary and reader.synonyms),
+                "query_colour_names": colour_names_on(),
             })
             return log["response"]
         require_post(request)

@@ -17,7 +17,9 @@ And they write a lone colour or pattern ("pink", "striped"), while every caption
 a view that names no garment is read with "clothing" ("pink clothing", a caption template; ``QUERY_COMPLETION``).
 Both chosen on held-out judges asked in those forms (docs/benchmarks.md, "Plurals and lone attributes in queries
 (stop 26)"), with every other judge unchanged. Shoppers' garment nouns ("slacks", "abaya") read as caption nouns
-(``QUERY_SYNONYMS``) were measured there too and refused: off by default.
+(``QUERY_SYNONYMS``) were measured there too and refused: off by default. So were shoppers' colour names ("cobalt"
+read as "blue", ``QUERY_COLOUR_NAMES``, ``colours.SHOPPER_COLOURS``; docs/benchmarks.md, "Shopper colour names
+(stop 27)"): off by default.
 
 The vocabulary is data of the model: ``query_vocabulary`` in our model configs, the captions' phrases (equal to
 ``training.embedding.captions.caption_vocabulary()``). Models without one (open_clip's CLIP, SigLIP) read the query
@@ -30,6 +32,8 @@ import os
 from dataclasses import dataclass
 from functools import cache
 
+from garment_search.colours import colour_names_on, read_shopper_colours
+from garment_search.config import env_switch
 from garment_search.garment_nouns import NOUNS, SHOPPER_NOUNS
 from garment_search.query_words import words
 
@@ -132,21 +136,9 @@ def vocabulary_view(text: str, phrases: frozenset[str], inflections: bool = Fals
     return text if kept == all_words else " ".join(kept)
 
 
-def switch(variable: str, default: bool) -> bool:
-    """An on/off environment setting: 1 / true / yes / on or 0 / false / no / off; ``default`` when unset."""
-    raw = os.environ.get(variable, "").strip().lower()
-    if raw == "":
-        return default
-    if raw in {"1", "true", "yes", "on"}:
-        return True
-    if raw in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError(f"{variable} must be 1 or 0, not {raw!r}.")
-
-
 def view_enabled() -> bool:
     """``QUERY_VOCABULARY_VIEW``: on unless set to 0 / false / no / off."""
-    return switch(SWITCH_VARIABLE, True)
+    return env_switch(SWITCH_VARIABLE, True)
 
 
 @cache
@@ -169,17 +161,20 @@ class TowerReader:
     inflections: bool = False
     completion: bool = False
     synonyms: bool = False
+    colour_names: bool = False
 
     def __call__(self, text: str) -> str:
         if not self.vocabulary:
             return text
+        if self.colour_names:
+            text = read_shopper_colours(text)
         return vocabulary_view(text, self.vocabulary, self.inflections, self.completion, self.synonyms)
 
 
 def tower_reader(name: str) -> TowerReader:
     """How the towers of model ``name`` read a query: its vocabulary view where it has a vocabulary and the view
-    is on (``QUERY_INFLECTIONS``, ``QUERY_COMPLETION``, ``QUERY_SYNONYMS``: how it reads plurals and spellings,
-    lone attributes, shoppers' garment nouns), else as written."""
+    is on (``QUERY_INFLECTIONS``, ``QUERY_COMPLETION``, ``QUERY_SYNONYMS``, ``QUERY_COLOUR_NAMES``: how it reads
+    plurals and spellings, lone attributes, shoppers' garment nouns and colour names), else as written."""
     return TowerReader(model_vocabulary(name) if view_enabled() else None,
-                       switch(INFLECTIONS_VARIABLE, True), switch(COMPLETION_VARIABLE, True),
-                       switch(SYNONYMS_VARIABLE, False))
+                       env_switch(INFLECTIONS_VARIABLE, True), env_switch(COMPLETION_VARIABLE, True),
+                       env_switch(SYNONYMS_VARIABLE, False), colour_names_on())

@@ -41,7 +41,7 @@ from typing import Callable, Protocol
 import numpy as np
 from PIL import Image
 
-from garment_search.colours import COLOUR_NAMES, name_colour
+from garment_search.colours import COLOUR_NAMES, COLOUR_WORDS, SHOPPER_COLOURS, name_colour
 from garment_search.embedding import EMBEDDED_MEMBER, Embedder, ModelChoice, model_input_size
 from garment_search.images import load_image_file
 from garment_search.segmentation.groups import KEPT_GROUPS_INFO
@@ -305,6 +305,28 @@ def hyphen_labelled_mrr(embedder: ImageTextEmbedder, views: Crops, names: list[s
     return attribute_mrr(embedder, views.pil_images(), keys, lambda label, kind: labelled_query(hyphenated(label), kind))
 
 
+def shopper_colour_name(name: str) -> str | None:
+    """The first shopper colour name (``SHOPPER_COLOURS``, "cobalt") of the palette colour ``name`` names — a
+    palette name or one of its caption wordings ("navy") — or None."""
+    for colour, wordings in COLOUR_WORDS.items():
+        if name in wordings:
+            name = colour
+    return SHOPPER_COLOURS[name][0] if name in SHOPPER_COLOURS else None
+
+
+def shopper_colour_query(colour: int, kind: str) -> str:
+    return labelled_query(shopper_colour_name(COLOUR_NAMES[colour]), kind)
+
+
+def shopper_labelled_mrr(embedder: ImageTextEmbedder, views: Crops, names: list[str], labels_file: Path) -> float:
+    """"<shopper colour name> <garment>" over ``views``: each label asked with the first shopper name of the palette
+    colour it names, for labels that are a palette name or caption wording."""
+    keys = labelled_keys(views, names, labels_file,
+                         lambda label, kind: (label, kind) if shopper_colour_name(label) else None)
+    return attribute_mrr(embedder, views.pil_images(), keys,
+                         lambda label, kind: labelled_query(shopper_colour_name(label), kind))
+
+
 def lone_labelled_mrr(embedder: ImageTextEmbedder, views: Crops, names: list[str], labels_file: Path) -> float:
     """"<label>" alone ("striped", "mustard yellow") over ``views``: the first view with that label, whatever the
     garment; unlabelled views stay in the ranking."""
@@ -315,7 +337,8 @@ def lone_labelled_mrr(embedder: ImageTextEmbedder, views: Crops, names: list[str
 def query_form_mrrs(embedder: ImageTextEmbedder, heldout: "Heldout", ccp_ids: list[str],
                     clothing_files: list[str]) -> dict[str, float]:
     """The held-out judges asked the way shoppers also write (stop 26): plural nouns ("red skirts"), hyphenated
-    colours ("navy-blue shirt") and a lone colour or pattern ("mustard yellow", "striped"), over the same views and
+    colours ("navy-blue shirt") and a lone colour or pattern ("mustard yellow", "striped"), and (stop 27) colour names
+    no caption used ("cobalt dress", ``SHOPPER_COLOURS``), over the same views and
     labels as the judges that ask in the captions' own words
     (``ccp_ids``, ``clothing_files``: the names the labels files use for ``ccp_photos`` and ``class_views``)."""
     sets = (("CCP label crops", heldout.ccp), ("clothing-small crops", heldout.clothing),
@@ -343,6 +366,12 @@ def query_form_mrrs(embedder: ImageTextEmbedder, heldout: "Heldout", ccp_ids: li
         embedder, heldout.class_views, clothing_files, PATTERN_LABELS)
     rows["lone: CCP photos (product) <pattern>"] = lone_labelled_mrr(embedder, heldout.ccp_photos, ccp_ids,
                                                                      CCP_PATTERN_LABELS)
+    for name, crops in sets:
+        rows[f"shopper colour: {name} <shopper colour name> <garment>"] = attribute_mrr(
+            embedder, crops.pil_images(), [(int(c), k) for c, k in zip(crops.colours, crops.kinds)],
+            shopper_colour_query)
+    rows["shopper colour: CCP photos (product) <colour named by eye, as a shopper name> <garment>"] = \
+        shopper_labelled_mrr(embedder, heldout.ccp_photos, ccp_ids, CCP_COLOUR_LABELS)
     return rows
 
 
