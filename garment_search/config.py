@@ -36,6 +36,22 @@ def env_switch(variable: str, default: bool) -> bool:
     raise ValueError(f"{variable} must be 1 or 0, not {raw!r}.")
 
 
+def env_numbers(variable: str, kinds: tuple[type, ...], form: str, example: str) -> tuple | None:
+    """A setting of comma-separated numbers (``SPLIT_REGIONS=4,0.5``), each read as its ``kinds`` entry; None when
+    unset, empty, ``0`` or ``off``. A malformed value is a ValueError naming the ``form`` wanted ("'K,W' (clusters,
+    weight)") and an ``example``."""
+    raw = os.environ.get(variable, "").strip()
+    if raw in ("", "0", "off"):
+        return None
+    parts = raw.split(",")
+    try:
+        if len(parts) != len(kinds):
+            raise ValueError
+        return tuple(kind(part) for kind, part in zip(kinds, parts))
+    except ValueError:
+        raise ValueError(f"{variable} must be {form}, e.g. '{example}', not {raw!r}.") from None
+
+
 def env_flag(name: str) -> bool:
     """True for 1/true/yes/on (any case)."""
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}

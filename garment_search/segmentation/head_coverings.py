@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from garment_search.config import env_numbers
 from garment_search.segmentation.pose import FACE, SHOULDERS
 from garment_search.segmentation.regions import colour_regions
 
@@ -65,17 +66,13 @@ class HeadCut:
     @classmethod
     def from_env(cls) -> HeadCut | None:
         """``HEAD_COVERINGS=R,S,K`` (e.g. ``0.75,0.4,4``); unset, empty or ``0`` turns the cut off."""
-        raw = os.environ.get("HEAD_COVERINGS", "").strip()
-        if raw in ("", "0", "off"):
+        values = env_numbers("HEAD_COVERINGS", (float, float, int), "'R,S,K' (reach, max share, clusters)",
+                             "0.75,0.4,4")
+        if values is None:
             return None
-        try:
-            reach, share, clusters = raw.split(",")
-            cut = cls(float(reach), float(share), int(clusters))
-        except ValueError:
-            raise ValueError(f"HEAD_COVERINGS must be 'R,S,K' (reach, max share, clusters), e.g. '0.75,0.4,4', "
-                             f"not {raw!r}.") from None
+        cut = cls(*values)
         if cut.reach <= 0 or not 0 < cut.max_share <= 1 or cut.clusters < 1:
-            raise ValueError(f"HEAD_COVERINGS needs R > 0, 0 < S ≤ 1 and K ≥ 1, not {raw!r}.")
+            raise ValueError(f"HEAD_COVERINGS needs R > 0, 0 < S ≤ 1 and K ≥ 1, not {os.environ['HEAD_COVERINGS']!r}.")
         return cut
 
 

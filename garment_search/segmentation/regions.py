@@ -26,6 +26,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from garment_search.config import env_numbers
+
 #: k-means rounds: colours settle in a few; more changes no region.
 KMEANS_ROUNDS = 10
 #: k-means learns its centres from at most this many garment pixels (evenly strided), then labels every pixel:
@@ -49,16 +51,12 @@ class RegionPooling:
     @classmethod
     def from_env(cls) -> RegionPooling | None:
         """``SPLIT_REGIONS=K,W`` (e.g. ``8,1``); unset, empty or ``0`` turns pooling off."""
-        raw = os.environ.get("SPLIT_REGIONS", "").strip()
-        if raw in ("", "0", "off"):
+        values = env_numbers("SPLIT_REGIONS", (int, float), "'K,W' (clusters, weight)", "8,1")
+        if values is None:
             return None
-        try:
-            clusters, weight = raw.split(",")
-            pooling = cls(int(clusters), float(weight))
-        except ValueError:
-            raise ValueError(f"SPLIT_REGIONS must be 'K,W' (clusters, weight), e.g. '8,1', not {raw!r}.") from None
+        pooling = cls(*values)
         if pooling.clusters < 1 or not 0.0 <= pooling.weight <= 1.0:
-            raise ValueError(f"SPLIT_REGIONS needs K ≥ 1 and 0 ≤ W ≤ 1, not {raw!r}.")
+            raise ValueError(f"SPLIT_REGIONS needs K ≥ 1 and 0 ≤ W ≤ 1, not {os.environ['SPLIT_REGIONS']!r}.")
         return pooling
 
 
