@@ -112,6 +112,15 @@ class _ColourEmbedder:
         return np.array([w in text.split() for w in self.WORDS], np.float32)
 
 
+class _ShopperColourEmbedder(_ColourEmbedder):
+    """The same, reading shoppers' colour names as palette names first (what ``QUERY_COLOUR_NAMES`` does)."""
+
+    def encode_text(self, text):
+        from garment_search.colours import read_shopper_colours
+
+        return super().encode_text(read_shopper_colours(text))
+
+
 def test_held_out_measures_on_a_known_embedder():
     from PIL import Image
 
@@ -238,8 +247,14 @@ def test_query_form_judges_ask_plurals_and_lone_attributes(tmp_path):
     crops = Crops(images, np.array([COLOUR_NAMES.index(c) for c in ("red", "green", "blue")]), ["skirt"] * 3)
     rows = query_form_mrrs(_ColourEmbedder(), Heldout(crops, crops, crops, crops), ["0601", "0602", "0603"],
                            ["skirt/a.jpg", "skirt/b.jpg", "skirt/c.jpg"])
-    assert len(rows) == 14 and sum(k.startswith("plural:") for k in rows) == 4
+    assert len(rows) == 18 and sum(k.startswith("plural:") for k in rows) == 4
     assert all(rows[k] == 1.0 for k in rows if "<colour>" in k or "<colour> <garments>" in k)
+    # shopper colour names ("scarlet skirt", "cobalt skirt"): found first by an embedder that reads them
+    shopper = [k for k in rows if k.startswith("shopper colour:") and "by eye" not in k]
+    assert len(shopper) == 3 and all(rows[k] < 1.0 for k in shopper)  # this embedder knows "red", not "scarlet"
+    rows = query_form_mrrs(_ShopperColourEmbedder(), Heldout(crops, crops, crops, crops), ["0601", "0602", "0603"],
+                           ["skirt/a.jpg", "skirt/b.jpg", "skirt/c.jpg"])
+    assert all(rows[k] == 1.0 for k in shopper)
 
 
 def _free_text(texts: list[str]) -> bool:
