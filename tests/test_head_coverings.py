@@ -114,3 +114,24 @@ def test_the_garment_session_cuts_head_coverings_when_asked_and_says_so_in_its_i
     assert kp.shape == (len(KEYPOINTS), 3) and np.isfinite(kp).all()
     np.testing.assert_array_equal(cut.probabilities(image),
                                   drop_head_coverings(plain.probabilities(image), image, kp, cut.head_cut))
+
+
+@pytest.mark.parametrize("size", [(1, 1), (7, 300), (300, 7)])
+def test_the_pose_reader_answers_for_any_photo_shape(size: tuple[int, int]) -> None:
+    pytest.importorskip("onnxruntime")
+    from PIL import Image
+
+    from garment_search.segmentation.pose import POSE_MODEL_FILE, PoseReader
+
+    if not POSE_MODEL_FILE.exists():
+        pytest.skip("pose model not present")
+    kp = PoseReader().keypoints(Image.new("RGB", size, (90, 120, 150)))
+    assert kp.shape == (len(KEYPOINTS), 3) and np.isfinite(kp).all()
+    assert (kp[:, 0] <= max(size) + 1).all() and (kp[:, 1] <= max(size) + 1).all()
+
+
+def test_a_missing_pose_model_is_one_clear_sentence(tmp_path) -> None:
+    from garment_search.segmentation.pose import PoseReader
+
+    with pytest.raises(ValueError, match="HEAD_COVERINGS"):
+        PoseReader(tmp_path / "absent.onnx")
