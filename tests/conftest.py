@@ -84,3 +84,19 @@ def decode_answer(resp) -> np.ndarray:
     assert resp.status_code == 200, resp.get_data(as_text=True)
     assert resp.mimetype == "image/jpeg"
     return np.asarray(Image.open(io.BytesIO(resp.get_data())).convert("RGB"))
+
+
+def garment_sessions_with(monkeypatch: pytest.MonkeyPatch, variable: str, value: str):
+    """(served garment session, one with ``variable=value``, a plain red garment on a grey photo): how a
+    segmentation option's session is compared with the served one. Skips without onnxruntime or the model."""
+    pytest.importorskip("onnxruntime")
+    from garment_search.segmentation.sessions import GARMENT_MODEL_FILE, new_segmentation_session
+
+    if not GARMENT_MODEL_FILE.exists():
+        pytest.skip("garment model not present")
+    photo = np.full((240, 180, 3), 200, dtype=np.uint8)
+    photo[40:200, 50:130] = (180, 40, 60)
+    monkeypatch.delenv(variable, raising=False)
+    plain = new_segmentation_session("garment", tta=False)
+    monkeypatch.setenv(variable, value)
+    return plain, new_segmentation_session("garment", tta=False), Image.fromarray(photo)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from conftest import garment_sessions_with
 from garment_search.segmentation.head_coverings import HeadCut, drop_head_coverings, head_zone
 from garment_search.segmentation.pose import KEYPOINTS
 
@@ -79,35 +80,12 @@ def test_the_head_zone_is_measured_in_the_photos_pixels_not_the_maps() -> None:
     assert ys.min() >= (50 - 40) / 10 - 1 and ys.max() <= (50 + 40) / 10
 
 
-@pytest.mark.parametrize("raw, expected", [("", None), ("off", None), ("0.75,0.4,4", HeadCut(0.75, 0.4, 4))])
-def test_head_coverings_setting(monkeypatch: pytest.MonkeyPatch, raw: str, expected: HeadCut | None) -> None:
-    monkeypatch.setenv("HEAD_COVERINGS", raw)
-    assert HeadCut.from_env() == expected
-
-
-@pytest.mark.parametrize("raw", ["0.75", "a,b,c", "0,0.4,4", "0.75,1.5,4", "0.75,0.4,0"])
-def test_a_bad_head_coverings_setting_says_what_it_wants(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
-    monkeypatch.setenv("HEAD_COVERINGS", raw)
-    with pytest.raises(ValueError, match="HEAD_COVERINGS"):
-        HeadCut.from_env()
-
-
 def test_the_garment_session_cuts_head_coverings_when_asked_and_says_so_in_its_identity(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("onnxruntime")
-    from PIL import Image
-
     from garment_search.segmentation.pose import POSE_MODEL_FILE
-    from garment_search.segmentation.sessions import GARMENT_MODEL_FILE, new_segmentation_session
 
-    if not (GARMENT_MODEL_FILE.exists() and POSE_MODEL_FILE.exists()):
-        pytest.skip("garment or pose model not present")
-    photo = np.full((240, 180, 3), 200, dtype=np.uint8)
-    photo[40:200, 50:130] = (180, 40, 60)
-    image = Image.fromarray(photo)
-    monkeypatch.delenv("HEAD_COVERINGS", raising=False)
-    plain = new_segmentation_session("garment", tta=False)
-    monkeypatch.setenv("HEAD_COVERINGS", "0.75,0.4,4")
-    cut = new_segmentation_session("garment", tta=False)
+    if not POSE_MODEL_FILE.exists():
+        pytest.skip("pose model not present")
+    plain, cut, image = garment_sessions_with(monkeypatch, "HEAD_COVERINGS", "0.75,0.4,4")
     assert plain.head_cut is None and cut.head_cut == HeadCut(0.75, 0.4, 4)
     assert cut.identity.startswith(plain.identity + "+heads0.75x0.4x4@")
     kp = cut.pose.keypoints(image)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from conftest import garment_sessions_with
 from garment_search.segmentation.regions import RegionPooling, colour_regions, kmeans_labels, pool_split_over_regions
 
 
@@ -65,35 +66,8 @@ def test_one_colour_in_two_separate_places_is_two_regions() -> None:
     assert set(np.unique(regions[garment])) == {1, 2} and (regions[~garment] == 0).all()
 
 
-@pytest.mark.parametrize("raw, expected", [("", None), ("0", None), ("8,1", RegionPooling(8, 1.0)),
-                                           (" 4,0.5 ", RegionPooling(4, 0.5))])
-def test_split_regions_setting(monkeypatch: pytest.MonkeyPatch, raw: str, expected: RegionPooling | None) -> None:
-    monkeypatch.setenv("SPLIT_REGIONS", raw)
-    assert RegionPooling.from_env() == expected
-
-
-@pytest.mark.parametrize("raw", ["8", "eight,1", "8,2", "0,1", "8,1,3"])
-def test_a_bad_split_regions_setting_says_what_it_wants(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
-    monkeypatch.setenv("SPLIT_REGIONS", raw)
-    with pytest.raises(ValueError, match="SPLIT_REGIONS"):
-        RegionPooling.from_env()
-
-
 def test_the_garment_session_pools_its_split_when_asked_and_says_so_in_its_identity(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("onnxruntime")
-    from PIL import Image
-
-    from garment_search.segmentation.sessions import GARMENT_MODEL_FILE, new_segmentation_session
-
-    if not GARMENT_MODEL_FILE.exists():
-        pytest.skip("garment model not present")
-    photo = np.full((240, 180, 3), 200, dtype=np.uint8)
-    photo[40:200, 50:130] = (180, 40, 60)
-    image = Image.fromarray(photo)
-    monkeypatch.delenv("SPLIT_REGIONS", raising=False)
-    plain = new_segmentation_session("garment", tta=False)
-    monkeypatch.setenv("SPLIT_REGIONS", "4,1")
-    pooled = new_segmentation_session("garment", tta=False)
+    plain, pooled, image = garment_sessions_with(monkeypatch, "SPLIT_REGIONS", "4,1")
     assert plain.region_pooling is None and pooled.region_pooling == RegionPooling(4, 1.0)
     assert pooled.identity == plain.identity + "+regions4x1"
     raw = plain.probabilities(image)
