@@ -28,7 +28,6 @@ as written. ``QUERY_VOCABULARY_VIEW=0`` turns the view off (and with it both rea
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import cache
 

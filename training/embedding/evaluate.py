@@ -108,8 +108,9 @@ class Catalogue:
 
 #: What a query reading (``--query-readings``) may switch on in our towers' vocabulary view
 #: (``query_vocabulary.TowerReader``): "served" is the configured reader, "plain" none of these, else a
-#: "+"-joined set ("inflections+completion").
-READING_FLAGS = tuple(f.name for f in fields(TowerReader) if f.name != "vocabulary")
+#: "+"-joined set ("inflections+completion"). Shoppers' colour names are not among them: the colour channel reads
+#: them too, so ``QUERY_COLOUR_NAMES`` sets them for a whole run.
+READING_FLAGS = tuple(f.name for f in fields(TowerReader) if f.name not in ("vocabulary", "colour_names"))
 
 
 def query_reading(value: str) -> str:
