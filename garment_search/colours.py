@@ -40,6 +40,9 @@ COLOUR_WORDS: dict[str, tuple[str, ...]] = {
     "charcoal": ("charcoal", "dark grey"), "denim blue": ("denim blue", "dusty blue"),
 }
 
+#: Every caption wording of a palette colour ("navy", "navy blue") → its palette name.
+PALETTE_NAME_OF: dict[str, str] = {word: name for name in COLOURS for word in (name, *COLOUR_WORDS.get(name, ()))}
+
 #: Colour names shoppers write that no training caption used, and the palette colour each names (the first of each
 #: colour is a single word where one exists). General fashion English, written before it was measured and without
 #: reading any judge's queries; names that are as often a print or a trim ("rose", "poppy", "cherry", "lemon") are
@@ -85,8 +88,8 @@ def colour_names_on() -> bool:
 
 
 #: (shopper name as words, palette name), longest first, so "slate grey" is read before "slate".
-_SHOPPER_PHRASES = sorted(((tuple(words(name.replace("-", " "))), colour) for colour, names in SHOPPER_COLOURS.items()
-                           for name in names), key=lambda p: -len(p[0]))
+_SHOPPER_PHRASES = sorted(((tuple(words(name)), colour) for colour, names in SHOPPER_COLOURS.items() for name in names),
+                          key=lambda p: -len(p[0]))
 
 
 def _phrase_at(tokens: list[str], i: int) -> tuple[tuple[str, ...], str] | None:
@@ -107,7 +110,7 @@ def read_shopper_colours(text: str) -> str:
         match = _phrase_at(tokens, i)
         out.append(match[1] if match else tokens[i])
         i += len(match[0]) if match else 1
-    return " ".join(out) if len(out) < len(tokens) or out != tokens else text
+    return " ".join(out) if out != tokens else text
 
 
 #: Tone words shoppers use for a whole family of colours ("pastel coloured tunic", "a dark top"): a tone caption
@@ -185,7 +188,7 @@ def colour_profile(image: Image.Image) -> np.ndarray:
 
 #: (phrase, palette indices it names): every colour's names and every tone's words, longest first.
 _PHRASES = longest_first(
-    [(word, (i,)) for i, name in enumerate(COLOUR_NAMES) for word in {name, *COLOUR_WORDS.get(name, ())}]
+    [(word, (COLOUR_NAMES.index(name),)) for word, name in PALETTE_NAME_OF.items()]
     + [(word, tuple(i for i, member in enumerate(TONE_MEMBER[t]) if member))
        for t, tone in enumerate(TONE_NAMES) for word in {tone, *TONE_WORDS.get(tone, ())}])
 

@@ -6,6 +6,7 @@ The README's configuration table mirrors this module; ``Settings.from_env()`` is
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,10 +37,11 @@ def env_switch(variable: str, default: bool) -> bool:
     raise ValueError(f"{variable} must be 1 or 0, not {raw!r}.")
 
 
-def env_numbers(variable: str, kinds: tuple[type, ...], form: str, example: str) -> tuple | None:
+def env_numbers(variable: str, kinds: tuple[type, ...], form: str, example: str,
+                valid: Callable[..., bool] = lambda *values: True, needs: str = "") -> tuple | None:
     """A setting of comma-separated numbers (``SPLIT_REGIONS=4,0.5``), each read as its ``kinds`` entry; None when
     unset, empty, ``0`` or ``off``. A malformed value is a ValueError naming the ``form`` wanted ("'K,W' (clusters,
-    weight)") and an ``example``."""
+    weight)") and an ``example``; values that ``valid`` refuses, one saying what the setting ``needs``."""
     raw = os.environ.get(variable, "").strip()
     if raw in ("", "0", "off"):
         return None
@@ -47,9 +49,12 @@ def env_numbers(variable: str, kinds: tuple[type, ...], form: str, example: str)
     try:
         if len(parts) != len(kinds):
             raise ValueError
-        return tuple(kind(part) for kind, part in zip(kinds, parts))
+        values = tuple(kind(part) for kind, part in zip(kinds, parts))
     except ValueError:
         raise ValueError(f"{variable} must be {form}, e.g. '{example}', not {raw!r}.") from None
+    if not valid(*values):
+        raise ValueError(f"{variable} needs {needs}, not {raw!r}.")
+    return values
 
 
 def env_flag(name: str) -> bool:

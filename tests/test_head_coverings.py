@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import garment_sessions_with
-from garment_search.segmentation.head_coverings import HeadCut, drop_head_coverings, head_zone
+from garment_search.segmentation.head_coverings import HeadCut, drop_head_coverings, head_geometry, head_zone
 from garment_search.segmentation.pose import KEYPOINTS
 
 
@@ -74,7 +74,7 @@ def test_a_bare_headed_models_top_is_untouched() -> None:
 
 def test_the_head_zone_is_measured_in_the_photos_pixels_not_the_maps() -> None:
     kp = pose((100, 50), ((60, 130), (140, 130)))  # head-to-neck distance 80 photo pixels
-    zone = head_zone(kp, (200, 400), (40, 20), reach=0.5)  # the map halves x and makes each row 10 photo pixels
+    zone = head_zone(head_geometry(kp), (200, 400), (40, 20), reach=0.5)  # the map halves x and makes each row 10 photo pixels
     ys, xs = np.nonzero(zone)
     assert xs.min() >= (100 - 40) / 10 - 1 and xs.max() <= (100 + 40) / 10
     assert ys.min() >= (50 - 40) / 10 - 1 and ys.max() <= (50 + 40) / 10

@@ -24,7 +24,6 @@ dropped collars too (docs/benchmarks.md, "Head coverings: the pose model's head"
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import cv2
@@ -67,13 +66,9 @@ class HeadCut:
     def from_env(cls) -> HeadCut | None:
         """``HEAD_COVERINGS=R,S,K`` (e.g. ``0.75,0.4,4``); unset, empty or ``0`` turns the cut off."""
         values = env_numbers("HEAD_COVERINGS", (float, float, int), "'R,S,K' (reach, max share, clusters)",
-                             "0.75,0.4,4")
-        if values is None:
-            return None
-        cut = cls(*values)
-        if cut.reach <= 0 or not 0 < cut.max_share <= 1 or cut.clusters < 1:
-            raise ValueError(f"HEAD_COVERINGS needs R > 0, 0 < S ≤ 1 and K ≥ 1, not {os.environ['HEAD_COVERINGS']!r}.")
-        return cut
+                             "0.75,0.4,4", valid=lambda r, s, k: r > 0 and 0 < s <= 1 and k >= 1,
+                             needs="R > 0, 0 < S ≤ 1 and K ≥ 1")
+        return cls(*values) if values else None
 
 
 def head_geometry(keypoints: np.ndarray) -> tuple[np.ndarray, float] | None:
@@ -97,24 +92,18 @@ def _photo_grid(photo_size: tuple[int, int], map_shape: tuple[int, int]) -> tupl
             (np.arange(height, dtype=np.float32) + 0.5) * photo_size[1] / height)
 
 
-def head_zone(keypoints: np.ndarray, photo_size: tuple[int, int], map_shape: tuple[int, int],
-              reach: float) -> np.ndarray | None:
-    """Boolean map (``map_shape``) of the pixels within ``reach`` × (head-to-neck distance) of the head centre,
-    measured in the photo's own pixels (``photo_size`` = width, height); None without a head (``head_geometry``)."""
-    head = head_geometry(keypoints)
-    if head is None:
-        return None
+def head_zone(head: tuple[np.ndarray, float], photo_size: tuple[int, int], map_shape: tuple[int, int],
+              reach: float) -> np.ndarray:
+    """Boolean map (``map_shape``) of the pixels within ``reach`` × (head-to-neck distance) of the head centre
+    (``head_geometry``), measured in the photo's own pixels (``photo_size`` = width, height)."""
     (cx, cy), scale = head
     xs, ys = _photo_grid(photo_size, map_shape)
     return (xs[None] - cx) ** 2 + (ys[:, None] - cy) ** 2 <= (reach * scale) ** 2
 
 
-def crown_strip(keypoints: np.ndarray, photo_size: tuple[int, int], map_shape: tuple[int, int]) -> np.ndarray | None:
+def crown_strip(head: tuple[np.ndarray, float], photo_size: tuple[int, int], map_shape: tuple[int, int]) -> np.ndarray:
     """Boolean map of the strip just above the face (``CROWN_STRIP``): hijab fabric on a covered head, hair on a
-    bare one. None without a head."""
-    head = head_geometry(keypoints)
-    if head is None:
-        return None
+    bare one."""
     (cx, cy), scale = head
     half_width, (top, bottom) = CROWN_STRIP[0] * scale, (cy - CROWN_STRIP[2] * scale, cy - CROWN_STRIP[1] * scale)
     xs, ys = _photo_grid(photo_size, map_shape)
@@ -126,11 +115,14 @@ def drop_head_coverings(probs: np.ndarray, rgb: Image.Image | np.ndarray, keypoi
     """``probs`` (background + groups, h×w) with the garment regions that reach the head made background."""
     photo = np.asarray(rgb.convert("RGB") if isinstance(rgb, Image.Image) else rgb)
     photo_size, map_shape = (photo.shape[1], photo.shape[0]), probs.shape[1:]
-    zone = head_zone(keypoints, photo_size, map_shape, cut.reach)
-    garment = probs[0] < 0.5
-    if zone is None or not (zone & garment).any():
+    head = head_geometry(keypoints)
+    if head is None:
         return probs
-    crown = crown_strip(keypoints, photo_size, map_shape)
+    zone = head_zone(head, photo_size, map_shape, cut.reach)
+    garment = probs[0] < 0.5
+    if not (zone & garment).any():
+        return probs
+    crown = crown_strip(head, photo_size, map_shape)
     if not crown.any():
         return probs
     small = cv2.resize(photo, (map_shape[1], map_shape[0]), interpolation=cv2.INTER_AREA)

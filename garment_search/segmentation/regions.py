@@ -19,7 +19,6 @@ over colour regions").
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import cv2
@@ -51,13 +50,9 @@ class RegionPooling:
     @classmethod
     def from_env(cls) -> RegionPooling | None:
         """``SPLIT_REGIONS=K,W`` (e.g. ``8,1``); unset, empty or ``0`` turns pooling off."""
-        values = env_numbers("SPLIT_REGIONS", (int, float), "'K,W' (clusters, weight)", "8,1")
-        if values is None:
-            return None
-        pooling = cls(*values)
-        if pooling.clusters < 1 or not 0.0 <= pooling.weight <= 1.0:
-            raise ValueError(f"SPLIT_REGIONS needs K ≥ 1 and 0 ≤ W ≤ 1, not {os.environ['SPLIT_REGIONS']!r}.")
-        return pooling
+        values = env_numbers("SPLIT_REGIONS", (int, float), "'K,W' (clusters, weight)", "8,1",
+                             valid=lambda k, w: k >= 1 and 0.0 <= w <= 1.0, needs="K ≥ 1 and 0 ≤ W ≤ 1")
+        return cls(*values) if values else None
 
 
 def nearest_centre(points: np.ndarray, centres: np.ndarray) -> np.ndarray:

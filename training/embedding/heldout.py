@@ -41,7 +41,7 @@ from typing import Callable, Protocol
 import numpy as np
 from PIL import Image
 
-from garment_search.colours import COLOUR_NAMES, COLOUR_WORDS, SHOPPER_COLOURS, name_colour
+from garment_search.colours import COLOUR_NAMES, PALETTE_NAME_OF, SHOPPER_COLOURS, name_colour
 from garment_search.embedding import EMBEDDED_MEMBER, Embedder, ModelChoice, model_input_size
 from garment_search.images import load_image_file
 from garment_search.segmentation.groups import KEPT_GROUPS_INFO
@@ -308,10 +308,8 @@ def hyphen_labelled_mrr(embedder: ImageTextEmbedder, views: Crops, names: list[s
 def shopper_colour_name(name: str) -> str | None:
     """The first shopper colour name (``SHOPPER_COLOURS``, "cobalt") of the palette colour ``name`` names — a
     palette name or one of its caption wordings ("navy") — or None."""
-    for colour, wordings in COLOUR_WORDS.items():
-        if name in wordings:
-            name = colour
-    return SHOPPER_COLOURS[name][0] if name in SHOPPER_COLOURS else None
+    colour = PALETTE_NAME_OF.get(name)
+    return SHOPPER_COLOURS[colour][0] if colour else None
 
 
 def shopper_colour_query(colour: int, kind: str) -> str:
