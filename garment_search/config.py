@@ -42,7 +42,13 @@ def env_numbers(variable: str, kinds: tuple[type, ...], form: str, example: str,
     """A setting of comma-separated numbers (``SPLIT_REGIONS=4,0.5``), each read as its ``kinds`` entry; None when
     unset, empty, ``0`` or ``off``. A malformed value is a ValueError naming the ``form`` wanted ("'K,W' (clusters,
     weight)") and an ``example``; values that ``valid`` refuses, one saying what the setting ``needs``."""
-    raw = os.environ.get(variable, "").strip()
+    return parse_numbers(variable, os.environ.get(variable, ""), kinds, form, example, valid, needs)
+
+
+def parse_numbers(variable: str, raw: str, kinds: tuple[type, ...], form: str, example: str,
+                  valid: Callable[..., bool] = lambda *values: True, needs: str = "") -> tuple | None:
+    """``env_numbers`` of a value given as text (a command-line option's), named ``variable`` in errors."""
+    raw = raw.strip()
     if raw in ("", "0", "off"):
         return None
     parts = raw.split(",")

@@ -10,6 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
+from garment_search.feedback import QueryFeedback, photo_scores
 from garment_search.index_file import IndexFile, InvalidIndex
 from garment_search.lru import LruCache
 
@@ -62,9 +63,10 @@ class ProductIndex:
     def __len__(self) -> int:
         return len(self.names)
 
-    def top(self, query: np.ndarray, n: int) -> list[Hit]:
-        """The ``n`` best products, score descending, ties by product name."""
-        sims = self.embeddings @ query.astype(np.float32)
+    def top(self, query: np.ndarray, n: int, feedback: QueryFeedback | None = None) -> list[Hit]:
+        """The ``n`` best products, score descending, ties by product name; ``feedback``: query feedback over the
+        index's photos (``garment_search.feedback``), off when None."""
+        sims = photo_scores(self.embeddings, query.astype(np.float32), feedback)
         best = np.maximum.reduceat(sims, self.starts)
         n = min(n, len(best))
         rounded = np.round(best.astype(np.float64), 4)
@@ -85,15 +87,17 @@ class ProductIndex:
 class Searcher:
     """Text query → products, with an LRU cache of query embeddings."""
 
-    def __init__(self, index: IndexFile, embedder: TextEncoder, cache_size: int = 1024) -> None:
+    def __init__(self, index: IndexFile, embedder: TextEncoder, cache_size: int = 1024,
+                 feedback: QueryFeedback | None = None) -> None:
         if index.model != embedder.identity:
             raise InvalidIndex(f"the index was built with {index.model}, not the configured model {embedder.identity}")
         self.products = ProductIndex(index)
         self.embedder = embedder
+        self.feedback = feedback
         self._cache: LruCache[str, np.ndarray] = LruCache(cache_size)
 
     def query_vector(self, text: str) -> np.ndarray:
         return self._cache.get(text, self.embedder.encode_text)
 
     def search(self, text: str, n: int) -> list[Hit]:
-        return self.products.top(self.query_vector(text), n)
+        return self.products.top(self.query_vector(text), n, self.feedback)

@@ -120,6 +120,7 @@ def test_other_methods_405_and_get_describes(client):
     assert body["query_colour_names"] is False  # measured and refused (stop 27)
     assert body["channel_weights"] == {"colour": 0.05, "pattern": 0.1, "family": 0.05, "sleeve": 0.05}  # served
     assert body["querybank_weight"] == 0.5
+    assert body["query_feedback"] is None  # off unless QUERY_FEEDBACK is set
 
 
 def test_unusable_index_is_503(search_fn, tmp_path, monkeypatch):
@@ -129,6 +130,20 @@ def test_unusable_index_is_503(search_fn, tmp_path, monkeypatch):
         monkeypatch.setattr(search_fn.module, "_searcher", None)
         resp = ask(search_fn.app.test_client(), {"text": "tunic"})
         assert resp.status_code == 503 and "error" in resp.get_json()
+
+
+def test_query_feedback_is_served_when_set_and_a_bad_setting_is_503(search_fn, monkeypatch):
+    monkeypatch.setattr(search_fn.module, "_searcher", None)
+    monkeypatch.setenv("QUERY_FEEDBACK", "3,0.25")
+    client = search_fn.app.test_client()
+    assert client.get("/").get_json()["query_feedback"] == {"top": 3, "weight": 0.25}
+    hits = ask(client, {"text": "pastel coloured tunic", "n": 3}).get_json()
+    assert len({h["product_name"] for h in hits}) == 3 and [h["score"] for h in hits] == sorted(
+        (h["score"] for h in hits), reverse=True)
+    monkeypatch.setattr(search_fn.module, "_searcher", None)
+    monkeypatch.setenv("QUERY_FEEDBACK", "many")
+    resp = ask(client, {"text": "tunic"})
+    assert resp.status_code == 503 and "QUERY_FEEDBACK" in resp.get_json()["error"]
 
 
 def test_index_of_another_model_is_503(search_fn, search_index, tmp_path, monkeypatch):

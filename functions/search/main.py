@@ -17,6 +17,7 @@ from garment_search.embedding import EmbedderUnavailable
 from garment_search.embedding.querybank import as_served, base_encoder
 from garment_search.embedding.text_onnx import load_text_encoder
 from garment_search.errors import BadRequest, Unavailable
+from garment_search.feedback import query_feedback
 from garment_search.http import json_response, read_json_object, request_scope, require_post
 from garment_search.index_file import IndexFile, InvalidIndex
 from garment_search.search import Searcher
@@ -35,8 +36,9 @@ def searcher() -> Searcher:
     with _lock:
         if _searcher is None:
             try:
-                _searcher = Searcher(IndexFile.load(INDEX_PATH), as_served(load_text_encoder()))
-            except (ValueError, EmbedderUnavailable, OSError) as exc:  # InvalidIndex, a bad channel weight
+                _searcher = Searcher(IndexFile.load(INDEX_PATH), as_served(load_text_encoder()),
+                                     feedback=query_feedback())
+            except (ValueError, EmbedderUnavailable, OSError) as exc:  # InvalidIndex, a bad channel or feedback setting
                 raise Unavailable(f"The search index is unusable: {exc}") from None
         return _searcher
 
@@ -71,6 +73,8 @@ def search(request: flask.Request) -> flask.Response:
                 "query_completion": bool(reader and reader.vocabulary and reader.completion),
                 "query_synonyms": bool(reader and reader.vocabulary and reader.synonyms),
                 "query_colour_names": colour_names_on(),
+                "query_feedback": None if s.feedback is None else {"top": s.feedback.top,
+                                                                   "weight": s.feedback.weight},
             })
             return log["response"]
         require_post(request)

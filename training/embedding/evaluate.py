@@ -27,7 +27,8 @@ candidate weights of the embedded model side by side (``--weights``: the photos 
 - text encoding latency p50 (single query).
 Every model is measured with search's measured channels (colour, pattern, kept family, sleeve) at the served
 weights, or at every ``--colour-weights`` × ``--pattern-weights`` × ``--family-weights`` × ``--sleeve-weights``
-combination, one column each.
+combination, one column each, and ranked with search's query feedback as served or at each ``--query-feedback``
+(``garment_search.feedback``; ``off`` or ``K,W``), one column each (the views are encoded once for all of them).
 Photos go through the index builder's path (``embedding_view``: remove_bg's cut-out cropped to the garment, the garment
 maps test-time augmented as every index build does: ``INDEX_TTA``).
 """
@@ -49,6 +50,7 @@ from garment_search.embedding import EMBEDDED_MODEL, Embedder, ModelChoice, is_o
 from garment_search.embedding.measured_channels import colour_weight, family_weight, pattern_weight, sleeve_weight
 from garment_search.embedding.query_vocabulary import TowerReader
 from garment_search.embedding.querybank import as_served, querybank_weight
+from garment_search.feedback import QueryFeedback, query_feedback
 from garment_search.images import load_image_file
 from garment_search.index_file import IndexFile
 from garment_search.search import ProductIndex
@@ -56,8 +58,8 @@ from training.embedding.data import CROP, crop_size
 from training.embedding.heldout import (CCP_COLOUR_LABELS, CCP_PATTERN_LABELS, CCP_SHOPPER_QUERIES,
                                        CLOTHING_SHOPPER_QUERIES, PATTERN_LABELS, Heldout, ccp_photo_ids,
                                        ccp_photo_views, clothing_validation_files, colour_garment_mrr,
-                                       ImageVectorMemo, index_segmenter, labelled_mrr, query_form_mrrs,
-                                       shopper_mrr, views_by_mode)
+                                       ImageVectorMemo, WithFeedback, index_segmenter, labelled_mrr,
+                                       query_form_mrrs, shopper_mrr, views_by_mode)
 
 QUERIES = Path(__file__).with_name("sample_queries.json")
 
@@ -100,7 +102,9 @@ class Catalogue:
             emb = embedder.encode_images([v for v, _ in views])
             index = ProductIndex(IndexFile(embedder.identity, self.segmentation, mode, emb, self.names, self.paths,
                                            [""] * len(self.paths), [flag for _, flag in views]))
-            rrs = [reciprocal_rank([h.product_name for h in index.top(embedder.encode_text(q["text"]), len(index))],
+            feedback = getattr(embedder, "feedback", None)
+            rrs = [reciprocal_rank([h.product_name for h in index.top(embedder.encode_text(q["text"]), len(index),
+                                                                      feedback)],
                                    set(q["expected"])) for q in queries]
             out[mode] = float(np.mean(rrs))
         return out
@@ -126,6 +130,14 @@ def reading_as(embedder: Embedder, reading: str) -> Embedder:
         flags = set(reading.split("+"))
         embedder.tower_text = replace(embedder.tower_text, **{f: f in flags for f in READING_FLAGS})
     return embedder
+
+
+def feedback_setting(value: str) -> QueryFeedback | None:
+    """argparse type of ``--query-feedback``: ``off`` or ``K,W``, read as ``QUERY_FEEDBACK`` is."""
+    try:
+        return query_feedback(value, "--query-feedback")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def text_latency_ms(embedder: Embedder, runs: int = 100) -> float:
@@ -161,6 +173,9 @@ def main() -> None:
     ap.add_argument("--query-readings", nargs="+", type=query_reading,
                     help="how our towers read queries, one column each: the vocabulary view as configured "
                     "(served; the default), plain, or with a '+'-joined set of " + ", ".join(READING_FLAGS))
+    ap.add_argument("--query-feedback", nargs="+", type=feedback_setting,
+                    help="query feedback settings to rank with, one column each: off or K,W (default: the served "
+                    "QUERY_FEEDBACK)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["heldout", "ccp-photos", "sample", "latency"])
     args = ap.parse_args()
     choices = [ModelChoice.from_arg(w) for w in args.weights] if args.weights else [None]
@@ -169,9 +184,11 @@ def main() -> None:
     grids = [args.colour_weights or [colour_weight()], args.pattern_weights or [pattern_weight()],
              args.family_weights or [family_weight()], args.sleeve_weights or [sleeve_weight()],
              args.querybank_weights or [querybank_weight()]]
+    feedbacks = args.query_feedback or [query_feedback()]
     embedders = [as_served(m, *weights) for m, _ in models for weights in itertools.product(*grids)]
-    columns = [f"{m.identity} ({reading} reading)" if len(readings) > 1 else m.identity
-               for m, reading in models for _ in itertools.product(*grids)]
+    columns = [(f"{m.identity} ({reading} reading)" if len(readings) > 1 else m.identity) +
+               (f" ({feedback.label if feedback else 'no feedback'})" if len(feedbacks) > 1 else "")
+               for m, reading in models for _ in itertools.product(*grids) for feedback in feedbacks]
     segmenter = index_segmenter()  # photos cut out as the index builder does, each photo's maps computed once
     rows: dict[str, list[str]] = {}
     # label crops stored for the largest tower input compared (every model judged on the same crops)
@@ -195,9 +212,11 @@ def main() -> None:
     photo_modes = [m for m in [*args.keep, "original"] if not (heldout and m == "product")]  # product: held out
     ccp_photos = None if "ccp-photos" in args.skip else CcpPhotos(args.datasets / "ccp", photo_modes, segmenter)
     catalogue = None if "sample" in args.skip else Catalogue([*args.keep, "original"], segmenter)
-    for served in embedders:
+    for served, feedback in itertools.product(embedders, feedbacks):
         served.load()
-        embedder = ImageVectorMemo(served)  # the held-out views are ranked for many queries: encoded once
+        if feedback == feedbacks[0]:  # the held-out views are ranked for many queries: encoded once per model
+            memo = ImageVectorMemo(served)
+        embedder = WithFeedback(memo, feedback)
         if heldout:
             for measure, value in heldout.measure(embedder).items():
                 rows.setdefault(measure, []).append(f"{value:.3f}")
@@ -218,16 +237,16 @@ def main() -> None:
             for form, mrr in query_form_mrrs(embedder, heldout, ccp_ids, clothing_files).items():
                 rows.setdefault(f"query form — {form} MRR (reported, not gated)", []).append(f"{mrr:.3f}")
         if ccp_photos:
-            for mode, mrr in ccp_photos.mrr(served).items():
+            for mode, mrr in ccp_photos.mrr(embedder).items():
                 rows.setdefault(f"CCP 0601–0700 photos, dominant garment MRR ({mode} photos)", []).append(f"{mrr:.3f}")
         if catalogue:
-            for mode, mrr in catalogue.mrr(served).items():
+            for mode, mrr in catalogue.mrr(embedder).items():
                 rows.setdefault(f"sample catalogue MRR ({mode} photos)", []).append(f"{mrr:.3f}")
         if "latency" not in args.skip:
             rows.setdefault("text encoding p50", []).append(f"{text_latency_ms(served):.1f} ms")
     print(f"segmentation {segmenter.identity}")
     print("| measure | " + " | ".join(columns) + " |")
-    print("|---|" + "---|" * len(embedders))
+    print("|---|" + "---|" * len(columns))
     for measure, values in rows.items():
         print(f"| {measure} | " + " | ".join(values) + " |")
 

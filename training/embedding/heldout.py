@@ -43,6 +43,7 @@ from PIL import Image
 
 from garment_search.colours import COLOUR_NAMES, PALETTE_NAME_OF, SHOPPER_COLOURS, name_colour
 from garment_search.embedding import EMBEDDED_MEMBER, Embedder, ModelChoice, model_input_size
+from garment_search.feedback import QueryFeedback, photo_scores
 from garment_search.images import load_image_file
 from garment_search.segmentation.groups import KEPT_GROUPS_INFO
 from training.embedding.captions import NOUNS
@@ -140,6 +141,12 @@ class ImageTextEmbedder(Protocol):
     def encode_text(self, text: str) -> np.ndarray: ...
 
 
+def scores(embedder: ImageTextEmbedder, emb: np.ndarray, text: str) -> np.ndarray:
+    """The views' scores for ``text`` as search scores photos: with the query feedback the embedder carries
+    (``feedback``, set by ``evaluate --query-feedback``), else the plain dot product."""
+    return photo_scores(emb, embedder.encode_text(text), getattr(embedder, "feedback", None))
+
+
 @dataclass
 class Heldout:
     class_views: Crops  # clothing-small validation, product cut-outs (any size until packed); kinds = class names
@@ -205,7 +212,7 @@ def class_precision(embedder: ImageTextEmbedder, views: list[Image.Image], label
     labels_arr = np.array(labels)
     precisions = []
     for cls in sorted(set(labels)):
-        top = np.argsort(-(emb @ embedder.encode_text(class_query(cls))))[:10]
+        top = np.argsort(-scores(embedder, emb, class_query(cls)))[:10]
         precisions.append(float((labels_arr[top] == cls).mean()))
     return float(np.mean(precisions))
 
@@ -216,7 +223,7 @@ def attribute_mrr(embedder: ImageTextEmbedder, images: list[Image.Image], keys: 
     emb = embedder.encode_images(images)
     rrs = []
     for key in sorted({k for k in keys if k is not None}):
-        ranked = [keys[i] for i in np.argsort(-(emb @ embedder.encode_text(query(*key))))]
+        ranked = [keys[i] for i in np.argsort(-scores(embedder, emb, query(*key)))]
         rrs.append(1.0 / (ranked.index(key) + 1))
     return float(np.mean(rrs)) if rrs else float("nan")  # nothing labelled among these images
 
@@ -383,7 +390,7 @@ def shopper_mrr(embedder: ImageTextEmbedder, views: Crops, names: list[str], que
         if name not in names:
             continue
         hits = {name, *query.get("also", ())}
-        ranked = [names[i] for i in np.argsort(-(emb @ embedder.encode_text(query["text"])), kind="stable")]
+        ranked = [names[i] for i in np.argsort(-scores(embedder, emb, query["text"]), kind="stable")]
         rrs.append(1.0 / (1 + next(i for i, n in enumerate(ranked) if n in hits)))
     return float(np.mean(rrs))
 
@@ -425,6 +432,17 @@ class ImageVectorMemo:
 
     def encode_text(self, text: str) -> np.ndarray:
         return self.inner.encode_text(text)
+
+
+class WithFeedback:
+    """``inner`` ranking with query feedback ``feedback`` (None: the plain dot product), as ``scores`` and the
+    catalogue's ``ProductIndex`` read it; everything else is ``inner``'s."""
+
+    def __init__(self, inner: ImageTextEmbedder, feedback: QueryFeedback | None) -> None:
+        self.inner, self.feedback = inner, feedback
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
 
 
 class RecordingEmbedder:
