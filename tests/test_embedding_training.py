@@ -512,6 +512,7 @@ def test_image_vector_memo_encodes_each_view_once_and_keeps_the_order():
 
     class Counting(_ColourEmbedder):
         encoded = 0
+        identity = "counting@0"
 
         def encode_images(self, images):
             Counting.encoded += len(images)
@@ -527,3 +528,21 @@ def test_image_vector_memo_encodes_each_view_once_and_keeps_the_order():
     memo.encode_images([tagged])  # same pixels, another kept family: a view of its own
     assert Counting.encoded == 3
     assert np.array_equal(memo.encode_text("red"), [1, 0, 0])  # text passes through
+    assert memo.identity == "counting@0"  # the model's identity (the catalogue's index records it)
+
+
+def test_evaluate_ranks_with_the_feedback_a_column_asks_for():
+    import argparse
+
+    from garment_search.feedback import QueryFeedback
+    from training.embedding.evaluate import feedback_setting
+    from training.embedding.heldout import ImageVectorMemo, WithFeedback, scores
+
+    assert feedback_setting("off") is None and feedback_setting("3,0.25") == QueryFeedback(3, 0.25)
+    with pytest.raises(argparse.ArgumentTypeError, match="--query-feedback must be 'K,W'"):
+        feedback_setting("3")
+    memo = ImageVectorMemo(_ColourEmbedder())
+    emb = np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0]], np.float32)
+    assert np.array_equal(scores(WithFeedback(memo, None), emb, "red"), emb @ memo.encode_text("red"))
+    with_feedback = scores(WithFeedback(memo, QueryFeedback(2, 0.5)), emb, "red")
+    assert with_feedback.mean() == pytest.approx(0, abs=1e-6) and with_feedback.argmax() == 0  # standardised

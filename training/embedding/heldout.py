@@ -433,6 +433,9 @@ class ImageVectorMemo:
     def encode_text(self, text: str) -> np.ndarray:
         return self.inner.encode_text(text)
 
+    def __getattr__(self, name: str):  # identity, load: the model's own
+        return getattr(self.inner, name)
+
 
 class WithFeedback:
     """``inner`` ranking with query feedback ``feedback`` (None: the plain dot product), as ``scores`` and the
