@@ -36,19 +36,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import nn
 
 from garment_search.segmentation.groups import GARMENT_GROUPS, ONE_PIECE
-from garment_search.segmentation.pose import BODY_CHANNELS, PoseReader, body_coordinates
 from training.checkpoint import Checkpoint, optimiser_step
 from training.pretrained_backbone import freeze_early_layers, load_trunk, train_mode, trunk_and_rest
 from training.progress import StepLog
 from training.schedule import WarmupCosine
-from training.segmentation.data import HARD_NEGATIVE, MEAN, STD, CCPSegmentation, split_ids
+from training.segmentation.data import HARD_NEGATIVE, CCPSegmentation, split_ids
 from training.segmentation.train import BatchStream
 from training.segmentation.u2netp import U2NetP
 
@@ -67,8 +64,7 @@ class GroupNet(nn.Module):
     photo's garments are mostly a one-piece — a training-only head (``PHOTO_HEAD`` keys are not saved), which
     teaches that context the outfit-level decision a dress or a top over a skirt."""
 
-    def __init__(self, width: int = 64, photo_head: bool = False, garment_head: bool = False,
-                 layout: bool = False) -> None:
+    def __init__(self, width: int = 64, photo_head: bool = False, garment_head: bool = False) -> None:
         super().__init__()
         import timm
 
@@ -79,10 +75,6 @@ class GroupNet(nn.Module):
         self.out = nn.Sequential(nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
                                  nn.Dropout2d(0.1), nn.Conv2d(width, len(GARMENT_GROUPS) + garment_head, 1))
         self.photo = nn.Linear(channels[-1], 1) if photo_head else None
-        self.layout = nn.Conv2d(len(BODY_CHANNELS), width, 1) if layout else None
-        if self.layout is not None:  # starts as the network without it
-            nn.init.zeros_(self.layout.weight)
-            nn.init.zeros_(self.layout.bias)
 
     @property
     def garment_head(self) -> bool:
@@ -92,31 +84,23 @@ class GroupNet(nn.Module):
     @classmethod
     def from_state(cls, state: dict[str, torch.Tensor]) -> GroupNet:
         """A network shaped like the one that saved ``state`` (with or without a garment head), loaded."""
-        net = cls(garment_head=state["out.4.weight"].shape[0] > len(GARMENT_GROUPS), layout="layout.weight" in state)
+        net = cls(garment_head=state["out.4.weight"].shape[0] > len(GARMENT_GROUPS))
         net.load_state_dict(state)
         return net
 
-    def forward(self, x: torch.Tensor, layout: torch.Tensor | None = None) -> torch.Tensor:
-        return self.logits_and_photo(x, layout)[0]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.logits_and_photo(x)[0]
 
-    def logits_and_photo(self, x: torch.Tensor, layout: torch.Tensor | None = None
-                         ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def logits_and_photo(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Group logits (then the garment logit, with a garment head), and the photo head's one-piece logit per
-        photo (None without the head). ``layout``: the photos' body coordinates (``pose.body_coordinates``, any
-        resolution), which a network trained with them (``--body-layout``) needs."""
-        if (self.layout is None) != (layout is None):
-            raise ValueError("body coordinates go with a network trained with them (--body-layout), and only with one")
+        photo (None without the head)."""
         fine, middle, coarse = self.trunk(x)
         pooled = coarse.mean((2, 3))
         top = self.lateral[2](coarse) + self.context(pooled)[:, :, None, None]
         up = lambda a, like: F.interpolate(F.relu(a), size=like.shape[2:], mode="bilinear",  # noqa: E731
                                            align_corners=False)
         mid = self.lateral[1](middle) + up(top, middle)
-        features = self.lateral[0](fine) + up(mid, fine)
-        if self.layout is not None:
-            features = features + self.layout(F.interpolate(layout, size=fine.shape[2:], mode="bilinear",
-                                                            align_corners=False))
-        logits = self.out(F.relu(features))
+        logits = self.out(F.relu(self.lateral[0](fine) + up(mid, fine)))
         return logits, None if self.photo is None else self.photo(pooled)[:, 0]
 
     def served_state(self) -> dict[str, torch.Tensor]:
@@ -135,8 +119,6 @@ class GroupNetGarmentModel(nn.Module):
         super().__init__()
         self.body, self.net_weight, self.garment_weight = body, net_weight, garment_weight
         self.groups = nn.ModuleList(groups if isinstance(groups, list) else [groups])
-        if any(net.layout is not None for net in self.groups):
-            raise ValueError("networks trained with body coordinates (--body-layout) are not exportable yet")
         if garment_weight > 0 and not all(net.garment_head for net in self.groups):
             raise ValueError("a garment weight needs group networks trained with a garment head")
 
@@ -187,25 +169,11 @@ def one_piece_photos(target: torch.Tensor) -> torch.Tensor:
     return ((garment > 0) & (one_piece >= ONE_PIECE_PHOTO_SHARE * garment)).float()
 
 
-def layout_maps(net: GroupNet, x: torch.Tensor, pose: PoseReader | None) -> torch.Tensor | None:
-    """The body coordinates of a batch of ImageNet-normalised photos, read by ``pose`` on the photos as the
-    network sees them (augmented), at 1/8 of their size; None for a network without ``layout``."""
-    if net.layout is None:
-        return None
-    height, width = x.shape[2:]
-    rgb = ((x.detach().cpu() * STD + MEAN).clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
-    maps = [body_coordinates(pose.keypoints(Image.fromarray(one)), height, width, (height // 8, width // 8))
-            for one in rgb]
-    return torch.from_numpy(np.stack(maps)).to(x.device)
-
-
 def training_loss(net: GroupNet, x: torch.Tensor, target: torch.Tensor, weights: torch.Tensor,
-                  photo_weight: float, garment_weight: float = 0.0, head_covering_weight: float = 1.0,
-                  pose: PoseReader | None = None) -> torch.Tensor:
+                  photo_weight: float, garment_weight: float = 0.0, head_covering_weight: float = 1.0) -> torch.Tensor:
     """The pixel loss, plus ``photo_weight`` × the photo head's binary cross-entropy when the net has one, plus
-    ``garment_weight`` × the garment head's when it has that; ``pose`` reads body coordinates for a network with
-    ``layout``."""
-    logits, photo = net.logits_and_photo(x, layout_maps(net, x, pose))
+    ``garment_weight`` × the garment head's when it has that."""
+    logits, photo = net.logits_and_photo(x)
     loss = group_loss(logits, target, weights)
     if net.garment_head and garment_weight > 0:
         loss = loss + garment_weight * garment_loss(logits, target, head_covering_weight)
@@ -215,7 +183,7 @@ def training_loss(net: GroupNet, x: torch.Tensor, target: torch.Tensor, weights:
 
 
 @torch.no_grad()
-def group_iou(net: GroupNet, data: CCPSegmentation, pose: PoseReader | None = None) -> dict[str, float]:
+def group_iou(net: GroupNet, data: CCPSegmentation) -> dict[str, float]:
     """Per-group IoU among labelled garment pixels at the input resolution (the split alone: garment pixels are
     the labels', so this is not the served IoU, which ``training.segmentation.evaluate`` measures); with a garment
     head also its own garment IoU and the share of head-covering pixels (HARD_NEGATIVE in ``data``'s targets) it
@@ -228,8 +196,7 @@ def group_iou(net: GroupNet, data: CCPSegmentation, pose: PoseReader | None = No
     for i in range(len(data)):
         x, y = (t.to(device) for t in data[i])
         target = group_targets(y)
-        logits = F.interpolate(net(x[None], layout_maps(net, x[None], pose)), size=y.shape, mode="bilinear",
-                               align_corners=False)[0]
+        logits = F.interpolate(net(x[None]), size=y.shape, mode="bilinear", align_corners=False)[0]
         pred = logits[:len(GARMENT_GROUPS)].argmax(0)
         on = target >= 0  # labelled garment pixels
         if net.garment_head:
@@ -264,9 +231,6 @@ def main() -> None:
                     help="weight of a garment head's loss (garment versus everything else, every pixel); 0: no head")
     ap.add_argument("--head-covering-weight", type=float, default=1.0,
                     help="loss weight of head-covering pixels (scarves, hijabs, hats) in the garment head's loss")
-    ap.add_argument("--body-layout", action="store_true",
-                    help="give the network each photo's body coordinates (MoveNet's shoulders and hips, "
-                    "pose.body_coordinates)")
     ap.add_argument("--save-every", type=int, default=10)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=2)
@@ -289,9 +253,7 @@ def main() -> None:
                             hard_negatives=args.garment_weight > 0 and args.head_covering_weight != 1)
     val = CCPSegmentation(args.ccp, val_ids, INPUT_HW, train=False, cache_height=args.cache_height,
                           hard_negatives=True)
-    net = GroupNet(photo_head=args.photo_weight > 0, garment_head=args.garment_weight > 0,
-                   layout=args.body_layout)
-    pose = PoseReader(threads=1) if args.body_layout else None
+    net = GroupNet(photo_head=args.photo_weight > 0, garment_head=args.garment_weight > 0)
     load_trunk(net.trunk, args.backbone)
     frozen = freeze_early_layers(net.trunk, args.freeze_blocks)
     weights = torch.tensor([float(v) for v in args.group_weights.split(",")])
@@ -316,13 +278,13 @@ def main() -> None:
         epoch = step // steps_per_epoch
         for xs, ys in stream.rest_of_epoch(step, steps_per_epoch, args.seed):
             xs, ys = xs.to(device, non_blocking=True), ys.to(device, non_blocking=True)
-            value = optimiser_step(training_loss(net, xs, ys, weights, args.photo_weight, args.garment_weight,
-                                                 args.head_covering_weight, pose), opt, sched)
+            value = optimiser_step(training_loss(net, xs, ys, weights, args.photo_weight,
+                                                         args.garment_weight, args.head_covering_weight), opt, sched)
             step += 1
             log.step(step, epoch, value, len(xs), lambda: f"lr {sched.get_last_lr()[1]:.2e}")
         log.epoch_end(step, epoch, None)
         if (epoch + 1) % 4 == 0 or step >= schedule.total:
-            scores = group_iou(net, val, pose)
+            scores = group_iou(net, val)
             train_mode(net, frozen)
             print(f"epoch {epoch + 1} validation split " + " ".join(f"{k} {v:.4f}" for k, v in scores.items()),
                   flush=True)
