@@ -165,16 +165,20 @@ def test_pattern_labels_are_hand_labels_of_validation_photos_only():
         assert not any((root / "train" / name).exists() for name in labels)
 
 
-def test_crops_carry_the_groups_their_cut_outs_kept_into_tagged_images():
+def test_crops_carry_what_the_index_recorded_on_their_views_into_tagged_images():
+    from garment_search.hem_lengths import HEM_INFO
     from garment_search.segmentation.groups import KEPT_GROUPS_INFO
+    from training.embedding.data import view_tags
 
-    views = Crops(np.zeros((2, 4, 4, 3), np.uint8), np.array([0, 1]), ["top", "skirt"], [("upper",), ("lower",)])
+    views = Crops(np.zeros((2, 4, 4, 3), np.uint8), np.array([0, 1]), ["top", "skirt"],
+                  [{KEPT_GROUPS_INFO: ("upper",)}, {KEPT_GROUPS_INFO: ("lower",), HEM_INFO: 0.8}])
     plain = Crops(np.zeros((1, 4, 4, 3), np.uint8), np.array([2]), ["dress"])
     both = views + plain
-    assert both.kept == [("upper",), ("lower",), ()]
+    assert both.tags == [{KEPT_GROUPS_INFO: ("upper",)}, {KEPT_GROUPS_INFO: ("lower",), HEM_INFO: 0.8}, {}]
     images = both.pil_images()
     assert [im.info.get(KEPT_GROUPS_INFO) for im in images] == [("upper",), ("lower",), None]
-    assert (plain + plain).kept is None and KEPT_GROUPS_INFO not in plain.pil_images()[0].info
+    assert [view_tags(im) for im in images] == both.tags
+    assert (plain + plain).tags is None and KEPT_GROUPS_INFO not in plain.pil_images()[0].info
 
 
 def test_ccp_pattern_labels_are_hand_labels_of_ccp_validation_photos_only():

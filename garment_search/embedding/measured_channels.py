@@ -14,7 +14,9 @@ their embedding; a channel adds the measured answer. A photo's score for a query
 - family (``FAMILY_WEIGHT``): 1 where the garment family the photo's cut-out kept (top or lower) is the one the
   query's garment noun names (``garment_search.families``; the index's cut-out decides, nothing is re-measured);
 - sleeve (``SLEEVE_WEIGHT``): the probability that the top's sleeves are the length the query names (long, short,
-  sleeveless), read from the cut-out's shape by a small classifier (``garment_search.sleeves``).
+  sleeveless), read from the cut-out's shape by a small classifier (``garment_search.sleeves``);
+- length (``LENGTH_WEIGHT``): the probability that the garment's hem is the length the query names (mini, midi,
+  maxi), read from where the cut-out ends on the pose model's legs (``garment_search.hem_lengths``).
 
 Each channel is folded into the vectors — the photo side appends weight × profile, the query side its weights —
 so the index, ``ProductIndex`` and every evaluation rank with the one dot product they already use, and a query
@@ -33,6 +35,7 @@ from PIL import Image
 
 from garment_search.colours import COLOURS, colour_profile, query_colours
 from garment_search.families import FAMILY_QUERY_WORDS, kept_family_profile, query_families
+from garment_search.hem_lengths import LENGTHS, hem_length_profile, pose_version, query_lengths
 from garment_search.patterns import PATTERNS, pattern_profile, query_patterns
 from garment_search.sleeves import SLEEVES, model_version, query_sleeves, sleeve_profile
 
@@ -46,6 +49,7 @@ DEFAULT_COLOUR_WEIGHT = 0.05
 DEFAULT_PATTERN_WEIGHT = 0.1
 DEFAULT_FAMILY_WEIGHT = 0.05
 DEFAULT_SLEEVE_WEIGHT = 0.05
+DEFAULT_LENGTH_WEIGHT = 0.0
 
 
 @dataclass(frozen=True)
@@ -89,8 +93,10 @@ FAMILY = Channel("family", len(FAMILY_QUERY_WORDS), kept_family_profile, query_f
                  DEFAULT_FAMILY_WEIGHT)
 SLEEVE = Channel("sleeve", len(SLEEVES), sleeve_profile, query_sleeves, "SLEEVE_WEIGHT", DEFAULT_SLEEVE_WEIGHT,
                  model_version)
-CHANNELS = (COLOUR, PATTERN, FAMILY, SLEEVE)  # in the order their columns follow the image embedding
-colour_weight, pattern_weight, family_weight, sleeve_weight = (c.served_weight for c in CHANNELS)
+LENGTH = Channel("length", len(LENGTHS), hem_length_profile, query_lengths, "LENGTH_WEIGHT", DEFAULT_LENGTH_WEIGHT,
+                 pose_version)
+CHANNELS = (COLOUR, PATTERN, FAMILY, SLEEVE, LENGTH)  # in the order their columns follow the image embedding
+colour_weight, pattern_weight, family_weight, sleeve_weight, length_weight = (c.served_weight for c in CHANNELS)
 
 
 class Encoder(Protocol):
@@ -132,10 +138,11 @@ class MeasuredChannels:
 
 
 def with_measured_channels(embedder, colour: float | None = None, pattern: float | None = None,
-                           family: float | None = None, sleeve: float | None = None):
-    """``embedder`` with the colour, pattern, family and sleeve channels at these weights (default: the served
-    ones, from the environment); a channel at weight 0 is left out, and with all at 0 the embedder is returned
+                           family: float | None = None, sleeve: float | None = None, length: float | None = None):
+    """``embedder`` with the colour, pattern, family, sleeve and length channels at these weights (default: the
+    served ones, from the environment); a channel at weight 0 is left out, and with all at 0 the embedder is returned
     unchanged."""
-    weights = [c.served_weight() if w is None else w for c, w in zip(CHANNELS, (colour, pattern, family, sleeve))]
+    weights = [c.served_weight() if w is None else w
+               for c, w in zip(CHANNELS, (colour, pattern, family, sleeve, length))]
     channels = [(c, w) for c, w in zip(CHANNELS, weights) if w > 0]
     return MeasuredChannels(embedder, channels) if channels else embedder

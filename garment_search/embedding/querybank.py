@@ -105,7 +105,7 @@ def base_encoder(embedder):
 
 
 def as_served(embedder, colour: float | None = None, pattern: float | None = None, family: float | None = None,
-              sleeve: float | None = None, querybank: float | None = None):
+              sleeve: float | None = None, querybank: float | None = None, length: float | None = None):
     """``embedder`` scoring as search serves it: measured channels (``with_measured_channels``), then querybank
     normalisation; any weight not given is the served one."""
-    return with_querybank(with_measured_channels(embedder, colour, pattern, family, sleeve), querybank)
+    return with_querybank(with_measured_channels(embedder, colour, pattern, family, sleeve, length), querybank)

@@ -101,13 +101,15 @@ def cut_out(image: DecodedImage, segmenter: SegmentationSession, keep: str = DEF
 
 def embedding_view(image: DecodedImage, segmenter: SegmentationSession, keep: str = DEFAULT_KEEP):
     """What the embedder sees of a catalogue photo: the cut-out cropped to the garment, tagged with the groups it
-    kept (``families.tag_kept_groups``), or — when no garment is found (a size chart) — the original photo.
+    kept (``families.tag_kept_groups``) and its hem's place on the leg (``hem_lengths.measure_hem``), or — when no garment is found (a size chart) — the original photo.
     Returns ``(PIL image, no_garment)``."""
     from PIL import Image
 
     from garment_search.families import tag_kept_groups
+    from garment_search.hem_lengths import measure_hem
 
     cutout = cut_out(image, segmenter, keep)
     if cutout.has_garment:
-        return tag_kept_groups(Image.fromarray(cutout.garment_crop()), cutout.kept), False
+        view = tag_kept_groups(Image.fromarray(cutout.garment_crop()), cutout.kept)
+        return measure_hem(view, image.rgb, cutout.mask), False
     return image.rgb, True

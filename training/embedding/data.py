@@ -20,9 +20,10 @@ from tqdm import tqdm
 
 from garment_search.colours import name_colour
 from garment_search.embedding import EMBEDDED_MEMBER, tower_input_size
-from garment_search.families import tag_kept_groups
+from garment_search.hem_lengths import HEM_INFO
 from garment_search.images import load_image_file, pad_to_square
 from garment_search.segmentation import cut_out, garment_mask
+from garment_search.segmentation.groups import KEPT_GROUPS_INFO
 from garment_search.segmentation.masks import crop_to_mask
 from training.embedding.captions import NOUNS
 from training.segmentation.data import ccp_files, ccp_garment_ids, ccp_label_names
@@ -47,17 +48,16 @@ class Crops:
     images: np.ndarray  # N×CROP×CROP×3 uint8, black padded
     colours: np.ndarray  # N colour indices
     kinds: list[str]  # N keys of NOUNS
-    #: Index-style views only: the garment groups each one's cut-out kept (search's family channel reads them from
-    #: the image, ``pil_images``). Not saved: the lease's packed ranking runs without the measured channels.
-    kept: list[tuple[str, ...]] | None = None
+    #: Index-style views only: what the index builder recorded on each view for search's measured channels (the
+    #: groups its cut-out kept, its hem: ``VIEW_TAGS`` of its ``info``), read back from the image (``pil_images``).
+    #: Not saved: the lease's packed ranking runs without the measured channels.
+    tags: list[dict] | None = None
 
     def pil_images(self) -> list[Image.Image]:
-        """The crops as images, tagged with the groups their cut-out kept where that is known (as the index
-        builder's views are: ``embedding_view``)."""
+        """The crops as images, tagged as the index builder's views were (``embedding_view``) where that is known."""
         images = [Image.fromarray(np.asarray(c)) for c in self.images]
-        for image, kept in zip(images, self.kept or ()):
-            if kept:
-                tag_kept_groups(image, list(kept))
+        for image, tags in zip(images, self.tags or ()):
+            image.info.update(tags)
         return images
 
     def save(self, path: Path, jpeg_quality: int | None = None) -> None:
@@ -87,11 +87,21 @@ class Crops:
         return cls(images, z["colours"], [str(k) for k in z["kinds"]])
 
     def __add__(self, other: "Crops") -> "Crops":
-        kept = None
-        if self.kept is not None or other.kept is not None:  # a part without cut-outs adds untagged crops
-            kept = (self.kept or [()] * len(self.kinds)) + (other.kept or [()] * len(other.kinds))
+        tags = None
+        if self.tags is not None or other.tags is not None:  # a part without cut-outs adds untagged crops
+            tags = (self.tags or [{}] * len(self.kinds)) + (other.tags or [{}] * len(other.kinds))
         return Crops(np.concatenate([self.images, other.images]), np.concatenate([self.colours, other.colours]),
-                     self.kinds + other.kinds, kept)
+                     self.kinds + other.kinds, tags)
+
+
+#: The ``info`` entries of an index view that search's measured channels read (family: the kept groups; length: the
+#: hem), which a crop keeps with it.
+VIEW_TAGS = (KEPT_GROUPS_INFO, HEM_INFO)
+
+
+def view_tags(view: Image.Image) -> dict:
+    """The ``VIEW_TAGS`` entries ``view`` carries."""
+    return {key: view.info[key] for key in VIEW_TAGS if key in view.info}
 
 
 def square(rgb: np.ndarray, size: int = CROP) -> np.ndarray:

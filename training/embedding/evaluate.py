@@ -25,9 +25,9 @@ candidate weights of the embedded model side by side (``--weights``: the photos 
   hyphenated, and a lone colour or pattern ("red", "striped") → MRR (reported, not gated; ``heldout.query_form_mrrs``);
   ``--query-readings`` measures how our towers read queries (``query_vocabulary``) side by side;
 - text encoding latency p50 (single query).
-Every model is measured with search's measured channels (colour, pattern, kept family, sleeve) at the served
-weights, or at every ``--colour-weights`` × ``--pattern-weights`` × ``--family-weights`` × ``--sleeve-weights``
-combination, one column each, and ranked with search's query feedback as served or at each ``--query-feedback``
+Every model is measured with search's measured channels (colour, pattern, kept family, sleeve, hem length) at the
+served weights, or at every ``--colour-weights`` × ``--pattern-weights`` × ``--family-weights`` × ``--sleeve-weights``
+× ``--length-weights`` combination, one column each, and ranked with search's query feedback as served or at each ``--query-feedback``
 (``garment_search.feedback``; ``off`` or ``K,W``), one column each (the views are encoded once for all of them).
 Photos go through the index builder's path (``embedding_view``: remove_bg's cut-out cropped to the garment, the garment
 maps test-time augmented as every index build does: ``INDEX_TTA``).
@@ -47,7 +47,8 @@ import numpy as np
 from garment_search.catalogue import product_photos, sample_dir
 from garment_search.colours import COLOUR_NAMES
 from garment_search.embedding import EMBEDDED_MODEL, Embedder, ModelChoice, is_our_model, model_input_size
-from garment_search.embedding.measured_channels import colour_weight, family_weight, pattern_weight, sleeve_weight
+from garment_search.embedding.measured_channels import (colour_weight, family_weight, length_weight, pattern_weight,
+                                                       sleeve_weight)
 from garment_search.embedding.query_vocabulary import TowerReader
 from garment_search.embedding.querybank import as_served, querybank_weight
 from garment_search.feedback import QueryFeedback, query_feedback
@@ -167,6 +168,8 @@ def main() -> None:
                     help="kept-family channel weights, crossed with the others (default: the served FAMILY_WEIGHT)")
     ap.add_argument("--sleeve-weights", nargs="+", type=float,
                     help="sleeve channel weights, crossed with the others (default: the served SLEEVE_WEIGHT)")
+    ap.add_argument("--length-weights", nargs="+", type=float,
+                    help="hem-length channel weights, crossed with the others (default: the served LENGTH_WEIGHT)")
     ap.add_argument("--querybank-weights", nargs="+", type=float,
                     help="querybank normalisation weights, crossed with the channels' (default: the served "
                     "QUERYBANK_WEIGHT; 0 = without it)")
@@ -183,7 +186,7 @@ def main() -> None:
     models = [(reading_as(Embedder(choice), reading), reading) for choice in choices for reading in readings]
     grids = [args.colour_weights or [colour_weight()], args.pattern_weights or [pattern_weight()],
              args.family_weights or [family_weight()], args.sleeve_weights or [sleeve_weight()],
-             args.querybank_weights or [querybank_weight()]]
+             args.querybank_weights or [querybank_weight()], args.length_weights or [length_weight()]]
     feedbacks = args.query_feedback or [query_feedback()]
     embedders = [as_served(m, *weights) for m, _ in models for weights in itertools.product(*grids)]
     columns = [(f"{m.identity} ({reading} reading)" if len(readings) > 1 else m.identity) +

@@ -45,10 +45,9 @@ from garment_search.colours import COLOUR_NAMES, PALETTE_NAME_OF, SHOPPER_COLOUR
 from garment_search.embedding import EMBEDDED_MEMBER, Embedder, ModelChoice, model_input_size
 from garment_search.feedback import QueryFeedback, photo_scores
 from garment_search.images import load_image_file
-from garment_search.segmentation.groups import KEPT_GROUPS_INFO
 from training.embedding.captions import NOUNS
 from training.embedding.data import (CROP, Crops, ccp_crops, class_photos, clothing_crops, crop_size, largest_garment,
-                                     square)
+                                     square, view_tags)
 from training.segmentation.data import VAL_IDS, ccp_files, ccp_garment_ids, ccp_label_names
 
 MEASURES = ("clothing-small validation precision@10", "CCP 0601–0700 colour+garment MRR",
@@ -126,9 +125,10 @@ def ccp_photo_views(ccp: Path, modes: list[str], segmenter) -> dict[str, Crops]:
 
 
 def view_crops(views: list[tuple[Image.Image, bool]], colours: np.ndarray, kinds: list[str]) -> Crops:
-    """``views_by_mode``' views as Crops, each with the garment groups its cut-out kept (none for originals)."""
+    """``views_by_mode``' views as Crops, each with what the index builder recorded on it (``view_tags``: the groups
+    its cut-out kept, its hem; nothing for originals)."""
     return Crops([np.asarray(view.convert("RGB")) for view, _ in views], colours, kinds,
-                 [tuple(view.info.get(KEPT_GROUPS_INFO, ())) for view, _ in views])
+                 [view_tags(view) for view, _ in views])
 
 
 def ccp_photo_ids(ccp: Path) -> list[str]:
@@ -423,8 +423,8 @@ class ImageVectorMemo:
         self.vectors: dict[bytes, np.ndarray] = {}
 
     def encode_images(self, images: list[Image.Image]) -> np.ndarray:
-        # the kept groups a view carries count too: the family channel reads them (``view_crops``)
-        keys = [content_key(im) + repr(im.info.get(KEPT_GROUPS_INFO)).encode() for im in images]
+        # what the index recorded on a view counts too: the family and length channels read it
+        keys = [content_key(im) + repr(sorted(view_tags(im).items())).encode() for im in images]
         missing = {k: im for k, im in zip(keys, images) if k not in self.vectors}
         if missing:
             self.vectors.update(zip(missing, self.inner.encode_images(list(missing.values()))))
