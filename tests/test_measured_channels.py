@@ -86,12 +86,13 @@ def test_channel_ranks_the_named_colour_first_and_leaves_other_queries_alone():
 
 def test_weights_are_part_of_the_identity_and_zero_turns_a_channel_off(monkeypatch):
     inner = ConstantEmbedder()
-    assert with_measured_channels(inner, 0, 0, 0, 0) is inner
+    assert with_measured_channels(inner, 0, 0, 0, 0) is inner  # the length channel is off unless LENGTH_WEIGHT is set
     assert with_measured_channels(inner, 0.1, 0, 0, 0).identity == "constant@test+colour0.1"
     assert with_measured_channels(inner, 0.1, 0.02, 0, 0).identity == "constant@test+colour0.1+pattern0.02"
     assert with_measured_channels(inner, 0, 0, 0.05, 0).identity == "constant@test+family0.05"
     assert sleeve_weight() == 0.05  # re-judged with the querybank on (docs/benchmarks.md, "Sleeve channel")
     assert with_measured_channels(inner, 0, 0, 0).identity.startswith("constant@test+sleeve@")  # served sleeve weight
+    assert with_measured_channels(inner, 0, 0, 0, 0, 0.1).identity.startswith("constant@test+length@")  # pose's hash
     monkeypatch.setenv("COLOUR_WEIGHT", "0.3")
     monkeypatch.setenv("PATTERN_WEIGHT", "0")
     monkeypatch.setenv("FAMILY_WEIGHT", "0")

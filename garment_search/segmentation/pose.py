@@ -35,8 +35,8 @@ class PoseReader:
     def __init__(self, path: Path = POSE_MODEL_FILE, threads: int = 0) -> None:
         self.path = Path(path)
         if not self.path.is_file():
-            raise ValueError(f"The pose model {self.path} is missing; convert it with training/tfjs_graph_to_onnx.py "
-                             "(see its docstring) or unset HEAD_COVERINGS.")
+            raise ValueError(f"The pose model {self.path} is missing (head coverings and the index's hem lengths "
+                             "read it); convert it with training/tfjs_graph_to_onnx.py (see its docstring).")
         self._threads = threads
 
     @cached_property
