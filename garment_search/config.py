@@ -13,6 +13,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = REPO_ROOT / "models"
 MODEL_CACHE_DIR = MODELS_DIR / ".cache"
+#: MoveNet Lightning (``segmentation.pose``): here, so that search can hash it without importing the segmentation.
+POSE_MODEL_FILE = MODELS_DIR / "movenet_lightning.onnx"
 
 
 def _env_int(name: str, default: int) -> int:

@@ -39,8 +39,6 @@ HEM_INFO = "garment_search.hem"
 MINI_ENDS, MIDI_ENDS, SOFTNESS = -0.05, 0.6, 0.08
 #: A kept garment must reach this far from the hips towards the knees for its hem to count (a top stops at the hips).
 THIGH_REACH = 0.25
-HIPS, KNEES, ANKLES = (11, 12), (13, 14), (15, 16)
-MIN_SCORE = 0.3
 
 
 def query_lengths(text: str) -> np.ndarray:
@@ -50,13 +48,17 @@ def query_lengths(text: str) -> np.ndarray:
 
 def _level(keypoints: np.ndarray, pair: tuple[int, int]) -> float | None:
     """Mean height (y) of the confident keypoints of ``pair``, or None."""
-    seen = [keypoints[i, 1] for i in pair if keypoints[i, 2] >= MIN_SCORE]
+    from garment_search.segmentation.pose import MIN_KEYPOINT_SCORE
+
+    seen = [keypoints[i, 1] for i in pair if keypoints[i, 2] >= MIN_KEYPOINT_SCORE]
     return float(np.mean(seen)) if seen else None
 
 
 def hem_position(mask: np.ndarray, keypoints: np.ndarray) -> float | None:
     """t of the kept garment's hem (the 99th percentile of its rows) on the leg; None without hips and knees, or
     for a garment that ends above the thigh."""
+    from garment_search.segmentation.pose import ANKLES, HIPS, KNEES
+
     hip, knee = _level(keypoints, HIPS), _level(keypoints, KNEES)
     if hip is None or knee is None or knee - hip < 2:
         return None
@@ -105,7 +107,7 @@ def hem_length_profile(image: Image.Image) -> np.ndarray:
 @cache
 def pose_version() -> str:
     """The pose model's hash: part of the channel's identity (another pose model measures other hems)."""
-    from garment_search.config import MODELS_DIR
+    from garment_search.config import POSE_MODEL_FILE
     from garment_search.identity import file_digest
 
-    return file_digest(MODELS_DIR / "movenet_lightning.onnx", 8)
+    return file_digest(POSE_MODEL_FILE, 8)

@@ -31,11 +31,9 @@ import numpy as np
 from PIL import Image
 
 from garment_search.config import env_numbers
-from garment_search.segmentation.pose import FACE, SHOULDERS
+from garment_search.segmentation.pose import FACE, MIN_KEYPOINT_SCORE, SHOULDERS
 from garment_search.segmentation.regions import colour_regions
 
-#: A keypoint counts when MoveNet's confidence reaches this.
-MIN_KEYPOINT_SCORE = 0.3
 #: A region reaches the head when this many of its pixels lie in the head zone (and at least ``MIN_SEED_SHARE``
 #: of them): a few pixels of a collar brushing the zone's edge do not make a top a scarf.
 MIN_SEED_PIXELS = 4

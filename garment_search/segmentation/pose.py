@@ -16,9 +16,7 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
-from garment_search.config import MODELS_DIR
-
-POSE_MODEL_FILE = MODELS_DIR / "movenet_lightning.onnx"
+from garment_search.config import POSE_MODEL_FILE
 #: MoveNet's input side (pixels, square).
 POSE_SIDE = 192
 #: COCO keypoint order, as MoveNet answers.
@@ -26,7 +24,9 @@ KEYPOINTS = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_sho
              "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
              "right_knee", "left_ankle", "right_ankle")
 FACE = tuple(range(5))
-SHOULDERS = (5, 6)
+SHOULDERS, HIPS, KNEES, ANKLES = (5, 6), (11, 12), (13, 14), (15, 16)
+#: A keypoint counts when MoveNet's confidence reaches this.
+MIN_KEYPOINT_SCORE = 0.3
 
 
 class PoseReader:
