@@ -120,7 +120,7 @@ def test_other_methods_405_and_get_describes(client):
     assert body["query_colour_names"] is False  # measured and refused (stop 27)
     assert body["channel_weights"] == {"colour": 0.05, "pattern": 0.1, "family": 0.05, "sleeve": 0.05}  # served
     assert body["querybank_weight"] == 0.5
-    assert body["query_feedback"] is None  # off unless QUERY_FEEDBACK is set
+    assert body["query_feedback_top"] == 0 and body["query_feedback_weight"] == 0  # off unless QUERY_FEEDBACK is set
 
 
 def test_unusable_index_is_503(search_fn, tmp_path, monkeypatch):
@@ -136,7 +136,8 @@ def test_query_feedback_is_served_when_set_and_a_bad_setting_is_503(search_fn, m
     monkeypatch.setattr(search_fn.module, "_searcher", None)
     monkeypatch.setenv("QUERY_FEEDBACK", "3,0.25")
     client = search_fn.app.test_client()
-    assert client.get("/").get_json()["query_feedback"] == {"top": 3, "weight": 0.25}
+    body = client.get("/").get_json()
+    assert body["query_feedback_top"] == 3 and body["query_feedback_weight"] == 0.25
     hits = ask(client, {"text": "pastel coloured tunic", "n": 3}).get_json()
     assert len({h["product_name"] for h in hits}) == 3 and [h["score"] for h in hits] == sorted(
         (h["score"] for h in hits), reverse=True)

@@ -73,8 +73,8 @@ def search(request: flask.Request) -> flask.Response:
                 "query_completion": bool(reader and reader.vocabulary and reader.completion),
                 "query_synonyms": bool(reader and reader.vocabulary and reader.synonyms),
                 "query_colour_names": colour_names_on(),
-                "query_feedback": None if s.feedback is None else {"top": s.feedback.top,
-                                                                   "weight": s.feedback.weight},
+                "query_feedback_top": s.feedback.top if s.feedback else 0,
+                "query_feedback_weight": s.feedback.weight if s.feedback else 0.0,
             })
             return log["response"]
         require_post(request)
