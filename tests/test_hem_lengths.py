@@ -68,3 +68,19 @@ def test_a_view_carries_its_hem_and_an_untagged_image_measures_nothing(monkeypat
     assert view.info[HEM_INFO] == pytest.approx(1.0, abs=0.04) and hem_length_profile(view).argmax() == 2
     top = measure_hem(Image.new("RGB", (40, 40)), Image.new("RGB", (100, 400)), garment_to(110))
     assert HEM_INFO not in top.info and not hem_length_profile(top).any()
+
+
+def test_the_index_view_of_a_worn_maxi_skirt_carries_a_maxi_hem():
+    """The index's own path (``embedding_view`` with the default ``product``: the served garment model, then the pose
+    model on the photo) on a CCP training photo of a floor-length tulle skirt worn under a jacket (the model keeps the
+    top family here: jacket and skirt, the skirt read as a dress's)."""
+    from pathlib import Path
+
+    from garment_search.images import load_image_file
+    from garment_search.segmentation import embedding_view, load_segmenter
+
+    photo = Path("../shared/datasets/ccp/images/0002.jpg")
+    if not photo.is_file():
+        pytest.skip("CCP is not here")
+    view, no_garment = embedding_view(load_image_file(photo), load_segmenter(tta=False), "product")
+    assert not no_garment and hem_length_profile(view).argmax() == LENGTHS.index("maxi")
