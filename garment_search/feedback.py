@@ -57,10 +57,13 @@ def photo_scores(embeddings: np.ndarray, query: np.ndarray, feedback: QueryFeedb
     return embeddings @ query if feedback is None else feedback.scores(embeddings, query)
 
 
-def query_feedback(raw: str | None = None, name: str = "QUERY_FEEDBACK") -> QueryFeedback | None:
+FEEDBACK_VARIABLE = "QUERY_FEEDBACK"
+
+
+def query_feedback(raw: str | None = None, name: str = FEEDBACK_VARIABLE) -> QueryFeedback | None:
     """``raw`` (default: the environment's ``QUERY_FEEDBACK``) read as K,W (K best rows ≥ 1, weight W > 0); None
     when unset, ``0`` or ``off``. A bad value is a ValueError naming ``name``."""
-    raw = os.environ.get("QUERY_FEEDBACK", "") if raw is None else raw
+    raw = os.environ.get(FEEDBACK_VARIABLE, "") if raw is None else raw
     values = parse_numbers(name, raw, (int, float), "'K,W' (best rows, weight)", "3,0.25",
                            lambda top, weight: top >= 1 and weight > 0, "K >= 1 and W > 0")
     return QueryFeedback(*values) if values else None

@@ -7,8 +7,8 @@ height on the leg says which it is. The index measures it when it cuts a photo o
 view's ``info`` as ``tag_kept_groups`` records the kept groups) and search's length channel
 (``garment_search.embedding.measured_channels``) credits views whose hem is the named length.
 
-t = (hem − knee) / (ankle − knee): 0 at the knee, 1 at the ankle, negative above the knee. A view gets a soft profile
-over ``LENGTHS`` around the boundaries ``MINI_ENDS`` and ``MIDI_ENDS``; nothing (zeros) where the pose does not
+t = (hem − knee) / (ankle − knee): 0 at the knee, 1 at the ankle, negative above the knee. A view gets a soft
+profile over ``LENGTHS`` around the boundaries ``MINI_ENDS`` and ``MIDI_ENDS``; nothing (zeros) where the pose does not
 show hips and knees, or where the kept garment ends above the thigh (a top: its hem says nothing of a skirt's).
 The photo side imports the pose model where it runs: search reads queries without it.
 """

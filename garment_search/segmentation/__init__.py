@@ -101,8 +101,8 @@ def cut_out(image: DecodedImage, segmenter: SegmentationSession, keep: str = DEF
 
 def embedding_view(image: DecodedImage, segmenter: SegmentationSession, keep: str = DEFAULT_KEEP):
     """What the embedder sees of a catalogue photo: the cut-out cropped to the garment, tagged with the groups it
-    kept (``families.tag_kept_groups``) and its hem's place on the leg (``hem_lengths.measure_hem``), or — when no garment is found (a size chart) — the original photo.
-    Returns ``(PIL image, no_garment)``."""
+    kept (``families.tag_kept_groups``) and its hem's place on the leg (``hem_lengths.measure_hem``), or — when no
+    garment is found (a size chart) — the original photo. Returns ``(PIL image, no_garment)``."""
     from PIL import Image
 
     from garment_search.families import tag_kept_groups

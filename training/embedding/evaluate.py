@@ -26,9 +26,10 @@ candidate weights of the embedded model side by side (``--weights``: the photos 
   ``--query-readings`` measures how our towers read queries (``query_vocabulary``) side by side;
 - text encoding latency p50 (single query).
 Every model is measured with search's measured channels (colour, pattern, kept family, sleeve, hem length) at the
-served weights, or at every ``--colour-weights`` × ``--pattern-weights`` × ``--family-weights`` × ``--sleeve-weights``
-× ``--length-weights`` combination, one column each, and ranked with search's query feedback as served or at each ``--query-feedback``
-(``garment_search.feedback``; ``off`` or ``K,W``), one column each (the views are encoded once for all of them).
+served weights, or at every ``--colour-weights`` × ``--pattern-weights`` × ``--family-weights`` ×
+``--sleeve-weights`` × ``--length-weights`` combination, one column each, and ranked with search's query feedback
+as served or at each ``--query-feedback`` (``garment_search.feedback``; ``off`` or ``K,W``), one column each (the
+views are encoded once for all of them).
 Photos go through the index builder's path (``embedding_view``: remove_bg's cut-out cropped to the garment, the garment
 maps test-time augmented as every index build does: ``INDEX_TTA``).
 """
@@ -59,7 +60,7 @@ from training.embedding.data import CROP, crop_size
 from training.embedding.heldout import (CCP_COLOUR_LABELS, CCP_PATTERN_LABELS, CCP_SHOPPER_QUERIES,
                                        CLOTHING_SHOPPER_QUERIES, PATTERN_LABELS, Heldout, ccp_photo_ids,
                                        ccp_photo_views, clothing_validation_files, colour_garment_mrr,
-                                       ImageVectorMemo, WithFeedback, index_segmenter, labelled_mrr,
+                                       ImageVectorMemo, WithFeedback, feedback_of, index_segmenter, labelled_mrr,
                                        query_form_mrrs, shopper_mrr, views_by_mode)
 
 QUERIES = Path(__file__).with_name("sample_queries.json")
@@ -103,9 +104,8 @@ class Catalogue:
             emb = embedder.encode_images([v for v, _ in views])
             index = ProductIndex(IndexFile(embedder.identity, self.segmentation, mode, emb, self.names, self.paths,
                                            [""] * len(self.paths), [flag for _, flag in views]))
-            feedback = getattr(embedder, "feedback", None)
             rrs = [reciprocal_rank([h.product_name for h in index.top(embedder.encode_text(q["text"]), len(index),
-                                                                      feedback)],
+                                                                      feedback_of(embedder))],
                                    set(q["expected"])) for q in queries]
             out[mode] = float(np.mean(rrs))
         return out
@@ -215,9 +215,9 @@ def main() -> None:
     photo_modes = [m for m in [*args.keep, "original"] if not (heldout and m == "product")]  # product: held out
     ccp_photos = None if "ccp-photos" in args.skip else CcpPhotos(args.datasets / "ccp", photo_modes, segmenter)
     catalogue = None if "sample" in args.skip else Catalogue([*args.keep, "original"], segmenter)
-    for served, feedback in itertools.product(embedders, feedbacks):
+    for column, (served, feedback) in enumerate(itertools.product(embedders, feedbacks)):
         served.load()
-        if feedback == feedbacks[0]:  # the held-out views are ranked for many queries: encoded once per model
+        if column % len(feedbacks) == 0:  # a model's first column: its views are encoded once for all its columns
             memo = ImageVectorMemo(served)
         embedder = WithFeedback(memo, feedback)
         if heldout:

@@ -141,10 +141,15 @@ class ImageTextEmbedder(Protocol):
     def encode_text(self, text: str) -> np.ndarray: ...
 
 
+def feedback_of(embedder: ImageTextEmbedder) -> QueryFeedback | None:
+    """The query feedback an embedder ranks with (``WithFeedback``, set by ``evaluate --query-feedback``), else None."""
+    return getattr(embedder, "feedback", None)
+
+
 def scores(embedder: ImageTextEmbedder, emb: np.ndarray, text: str) -> np.ndarray:
-    """The views' scores for ``text`` as search scores photos: with the query feedback the embedder carries
-    (``feedback``, set by ``evaluate --query-feedback``), else the plain dot product."""
-    return photo_scores(emb, embedder.encode_text(text), getattr(embedder, "feedback", None))
+    """The views' scores for ``text`` as search scores photos: with the embedder's query feedback (``feedback_of``),
+    else the plain dot product."""
+    return photo_scores(emb, embedder.encode_text(text), feedback_of(embedder))
 
 
 @dataclass
