@@ -10,13 +10,16 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
+from PIL import Image
 
 from garment_search.images import DecodedImage
 from garment_search.segmentation.groups import DEFAULT_KEEP, KEEP_CHOICES
-from garment_search.segmentation.masks import crop_to_mask, full_resolution_mask, kept_classes, kept_probability
+from garment_search.segmentation.masks import (crop_to_mask, drops_garment, full_resolution_mask, kept_classes,
+                                               kept_probability)
 
 if TYPE_CHECKING:  # the sessions (onnxruntime, rembg) load on first use: training imports the tables alone
     from garment_search.segmentation.sessions import SegmentationSession
@@ -69,11 +72,23 @@ class Cutout:
         return crop_to_mask(self.rgb, self.mask)
 
 
-def mask_from_probabilities(image: DecodedImage, probs: np.ndarray, groups: tuple[str, ...], keep: str) -> tuple[np.ndarray, list[str]]:
-    """Full-resolution boolean keep-mask and the kept group names (transparent source pixels never kept)."""
+def mask_from_probabilities(image: DecodedImage, probs: np.ndarray, groups: tuple[str, ...], keep: str,
+                            body_seen: Callable[[Image.Image], bool] | None = None) -> tuple[np.ndarray, list[str]]:
+    """Full-resolution boolean keep-mask and the kept group names (transparent source pixels never kept).
+
+    With ``keep=product`` and a ``body_seen`` that finds no one wearing the photo's clothes (a flat lay, a hanger),
+    the whole garment is kept: one garment alone is the product, and the pixels the model gave to the other family
+    are that garment's too. The kept names stay the product family's. ``body_seen`` is asked only when the family
+    pick would drop garment pixels."""
     if keep not in KEEP_CHOICES:
         raise ValueError(f"keep must be one of {', '.join(KEEP_CHOICES)}")
-    return mask_for_classes(image, probs, groups, kept_classes(probs, groups, keep))
+    classes = kept_classes(probs, groups, keep)
+    mask_classes = classes
+    if (keep == "product" and body_seen is not None and drops_garment(probs, classes)
+            and not body_seen(image.rgb)):
+        mask_classes = list(range(1, len(groups) + 1))
+    mask, _ = mask_for_classes(image, probs, groups, mask_classes)
+    return mask, [groups[c - 1] for c in classes]
 
 
 def mask_for_classes(image: DecodedImage, probs: np.ndarray, groups: tuple[str, ...], classes: list[int]) -> tuple[np.ndarray, list[str]]:
@@ -89,7 +104,8 @@ def mask_for_classes(image: DecodedImage, probs: np.ndarray, groups: tuple[str, 
 
 def garment_mask(image: DecodedImage, segmenter: SegmentationSession, keep: str = DEFAULT_KEEP) -> tuple[np.ndarray, list[str]]:
     """Run the model once and return the keep-mask (see ``mask_from_probabilities``)."""
-    return mask_from_probabilities(image, segmenter.probabilities(image.rgb), segmenter.groups, keep)
+    return mask_from_probabilities(image, segmenter.probabilities(image.rgb), segmenter.groups, keep,
+                                   segmenter.body_seen)
 
 
 def cut_out(image: DecodedImage, segmenter: SegmentationSession, keep: str = DEFAULT_KEEP) -> Cutout:
@@ -103,8 +119,6 @@ def embedding_view(image: DecodedImage, segmenter: SegmentationSession, keep: st
     """What the embedder sees of a catalogue photo: the cut-out cropped to the garment, tagged with the groups it
     kept (``families.tag_kept_groups``) and its hem's place on the leg (``hem_lengths.measure_hem``), or — when no
     garment is found (a size chart) — the original photo. Returns ``(PIL image, no_garment)``."""
-    from PIL import Image
-
     from garment_search.families import tag_kept_groups
     from garment_search.hem_lengths import measure_hem
 

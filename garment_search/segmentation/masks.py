@@ -69,6 +69,12 @@ def kept_probability(probs: np.ndarray, classes: list[int]) -> np.ndarray:
     return np.where(wins, garment, np.float32(0)).astype(np.float32, copy=False)
 
 
+def drops_garment(probs: np.ndarray, classes: list[int]) -> bool:
+    """Whether keeping ``classes`` leaves out some of the garment (probability ≥ 0.5) at model resolution."""
+    garment = 1.0 - probs[0] >= 0.5
+    return bool((garment & (kept_probability(probs, classes) < 0.5)).any())
+
+
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
     """Grey-guide guided filter: edge-preserving smoothing of ``src`` along ``guide``'s edges.
 

@@ -58,3 +58,12 @@ class PoseReader:
         session = self.session
         out = session.run(None, {session.get_inputs()[0].name: x})[0].reshape(17, 3)
         return np.stack([out[:, 1] * side, out[:, 0] * side, out[:, 2]], axis=1).astype(np.float32)
+
+
+def body_seen(keypoints: np.ndarray) -> bool:
+    """Whether the pose shows someone wearing the clothes: a confident face point (nose, eyes, ears) or both
+    shoulders. Hips, knees and ankles do not count: MoveNet finds them on trousers laid flat, whose legs look like
+    legs (clothing-small's flat lays: hips up to 0.71, while faces stay ≤ 0.28 and shoulder pairs ≤ 0.23)."""
+    face = keypoints[list(FACE), 2] >= MIN_KEYPOINT_SCORE
+    shoulders = keypoints[list(SHOULDERS), 2] >= MIN_KEYPOINT_SCORE
+    return bool(face.any() or shoulders.all())

@@ -17,13 +17,13 @@ from PIL import Image
 from rembg.sessions.base import BaseSession
 from rembg.sessions.u2netp import U2netpSession
 
-from garment_search.config import MODEL_CACHE_DIR, MODELS_DIR, env_flag
+from garment_search.config import MODEL_CACHE_DIR, MODELS_DIR, env_flag, env_switch
 from garment_search.identity import file_digest
 from garment_search.onnx_metadata import onnx_metadata
 from garment_search.segmentation.groups import GARMENT_GROUPS
 from garment_search.segmentation.head_coverings import HeadCut, drop_head_coverings
 from garment_search.segmentation.masks import MASK_RULES, drop_unsure_regions
-from garment_search.segmentation.pose import PoseReader
+from garment_search.segmentation.pose import PoseReader, body_seen
 from garment_search.segmentation.regions import RegionPooling, pool_split_over_regions
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
@@ -77,11 +77,21 @@ class SegmentationSession(BaseSession):
     region_pooling: RegionPooling | None = None
     #: Head coverings dropped by pose and colour regions (``head_coverings``; ``HEAD_COVERINGS``), or None.
     head_cut: HeadCut | None = None
+    #: ``keep=product`` keeps the whole garment of a photo in which no one wears it (``LONE_GARMENTS``).
+    lone_garments: bool = False
+    #: The pose model, loaded when the head cut or the lone-garment rule needs it.
     pose: PoseReader | None = None
 
     def probabilities(self, rgb: Image.Image) -> np.ndarray:
         """(1 + len(groups), h, w) float32 probabilities at model resolution; channel 0 is background."""
         raise NotImplementedError
+
+    def body_seen(self, rgb: Image.Image) -> bool:
+        """Whether someone wears the clothes in ``rgb`` (``pose.body_seen``), asked only by ``keep=product``
+        when its family pick would drop garment pixels; always True unless ``lone_garments`` is on."""
+        if not self.lone_garments or self.pose is None:
+            return True
+        return body_seen(self.pose.keypoints(rgb))
 
     def predict(self, img: Image.Image, *args, **kwargs) -> list[Image.Image]:
         """rembg interface: one mask (garment union) at the image's size."""
@@ -93,13 +103,14 @@ class SegmentationSession(BaseSession):
     def identity(self) -> str:
         """``name@sha256-prefix`` of the weights, the mask rules' revision (``masks.MASK_RULES``) and, when maps are
         averaged over augmented readings, the reading set and the guard's revision (``+tta3``: ``full``;
-        ``+mirror3``), the region pooling when on (``+regions8x1``) and the head-covering cut with its pose model's
-        hash when on (``+heads0.75x0.4x4@…``): stored with every index so no two ways of cutting out are ever
-        mixed."""
+        ``+mirror3``), the region pooling when on (``+regions8x1``), and the head-covering cut and the lone-garment
+        rule with their pose model's hash when on (``+heads0.75x0.4x4+lone@…``): stored with every index so no two
+        ways of cutting out are ever mixed."""
         tta = "" if self.tta == "off" else f"+{'tta' if self.tta == 'full' else self.tta}{TTA_GUARD_REVISION}"
         regions = self.region_pooling.tag if self.region_pooling else ""
-        heads = f"{self.head_cut.tag}@{file_digest(self.pose.path)}" if self.head_cut and self.pose else ""
-        return f"{self.name()}@{file_digest(self.download_models())}+masks{MASK_RULES}{tta}{regions}{heads}"
+        posed = (self.head_cut.tag if self.head_cut else "") + ("+lone" if self.lone_garments else "")
+        pose = f"{posed}@{file_digest(self.pose.path)}" if posed and self.pose else ""
+        return f"{self.name()}@{file_digest(self.download_models())}+masks{MASK_RULES}{tta}{regions}{pose}"
 
 
 class GarmentSession(SegmentationSession):
@@ -236,6 +247,13 @@ class PersonSession(SegmentationSession, U2netpSession):
         return existing
 
 
+#: Whether ``keep=product`` keeps a lone garment whole (``LONE_GARMENTS`` unset): where no one wears the clothes (a flat
+#: lay, a hanger) there is no outfit to take apart, and the family pick only tears the garment where the model reads
+#: part of it as another group. Off: refused in stop 29 at the search gate by one held-out row, though it never
+#: fires on CCP's worn photos and keeps 99.7% of lone garments whole against 92.7% (docs/benchmarks.md, "A photo
+#: without a body has no outfit").
+LONE_GARMENTS_DEFAULT = False
+
 SESSIONS: dict[str, type[SegmentationSession]] = {"garment": GarmentSession, "u2netp": PersonSession}
 
 
@@ -260,7 +278,8 @@ def new_segmentation_session(name: str, tta: bool | str | None = None) -> Segmen
     if name == "garment":
         session.region_pooling = RegionPooling.from_env()
         session.head_cut = HeadCut.from_env()
-        if session.head_cut is not None:
+        session.lone_garments = env_switch("LONE_GARMENTS", LONE_GARMENTS_DEFAULT)
+        if session.head_cut is not None or session.lone_garments:
             session.pose = PoseReader(threads=threads)
     if session.tta != "off":  # open every reading's session now: a model exported at one size fails at load
         for size in session.tta_sizes():

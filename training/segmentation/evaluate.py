@@ -23,7 +23,9 @@ original is nearly black (max channel < 40) are ignored: a black garment on blac
   hats and shoes left out), the group its class folder names: the share of photos whose garment pixels the model
   gives mostly to that group, and whose ``product`` family is that group's (what remove_bg keeps and what the
   search's family channel reads), per folder — the garment's own shape, without a body around it to tell a skirt
-  from a dress
+  from a dress; and the share whose ``product`` cut-out keeps the whole garment (≥ ``PRODUCT_KEEPS_WHOLE`` of its
+  ``garments`` mask), with how many photos the lone-garment rule (``LONE_GARMENTS``) kept whole — on CCP too, where
+  everyone wears their clothes and the rule should never fire
 - group confusion (``--confusion``): for each labelled class, where its pixels go in the model's argmax at model
   resolution — a diagnostic for the per-group numbers (which group steals which)
 """
@@ -53,6 +55,10 @@ DARK_THRESHOLD = 40
 FOLDER_GROUPS: dict[str, int] = {folder: label_group(folder) for folder in CLOTHING_FOLDER_LABELS}
 
 
+#: A lone garment's ``product`` cut-out counts as whole when it keeps this share of its ``garments`` mask.
+PRODUCT_KEEPS_WHOLE = 0.8
+
+
 def dominant_group(classes: np.ndarray) -> int:
     areas = [int((classes == c).sum()) for c in range(1, len(GARMENT_GROUPS) + 1)]
     return int(np.argmax(areas)) + 1  # argmax picks the first of equals: upper wins ties
@@ -63,10 +69,23 @@ def dominant_family(classes: np.ndarray) -> tuple[int, ...]:
     return PRODUCT_FAMILIES[int(np.argmax(areas))]
 
 
+class BodyCounter:
+    """``session.body_seen``, counting the photos in which it saw no one: those ``keep=product`` keeps whole."""
+
+    def __init__(self, session) -> None:
+        self.session, self.unseen = session, 0
+
+    def seen(self, rgb: Image.Image) -> bool:
+        seen = self.session.body_seen(rgb)
+        self.unseen += not seen
+        return seen
+
+
 def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndarray | None = None) -> dict[str, float]:
     """Pooled metrics of one model; when given, ``confusion`` (classes × classes) accumulates label → argmax
     pixel counts."""
     session = new_segmentation_session(model)
+    body = BodyCounter(session)
     table = ccp_class_table(ccp)
     skin_hair_ids, head_ids = ccp_label_ids(ccp, CCP_SKIN_HAIR), ccp_label_ids(ccp, CCP_HEAD_COVERINGS)
     sums: dict[str, float] = defaultdict(float)
@@ -101,7 +120,7 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
             small = np.asarray(Image.fromarray(classes.astype(np.uint8)).resize(probs.shape[:0:-1], Image.NEAREST))
             np.add.at(confusion, (small.ravel(), probs.argmax(0).ravel()), 1)
         if len(session.groups) > 1:
-            product, _ = mask_from_probabilities(image, probs, session.groups, "product")
+            product, _ = mask_from_probabilities(image, probs, session.groups, "product", body.seen)
             family = dominant_family(classes)
             fam = np.isin(classes, family) & valid
             sums["p_inter"] += (product & valid & fam).sum()
@@ -143,6 +162,7 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
         out["product_family_right"] = sums["family_right"] / len(seconds)
         out["product_iou_family_told"] = sums["told_inter"] / sums["told_union"]
         out["product_iou_perfect_family_split"] = sums["oracle_inter"] / sums["oracle_union"]
+        out["product_photos_kept_whole"] = body.unseen
         for g in GARMENT_GROUPS:
             out[f"{g}_iou"] = sums[f"{g}_inter"] / sums[f"{g}_union"]
             out[f"{g}_photos"] = int(sums[f"{g}_photos"])
@@ -157,21 +177,29 @@ def flat_lays(model: str, root: Path, limit: int | None = None) -> dict[str, flo
     session = new_segmentation_session(model)
     if len(session.groups) == 1:
         return {}
+    body = BodyCounter(session)
     right: dict[str, list[bool]] = defaultdict(list)
     family: dict[str, list[bool]] = defaultdict(list)
+    whole: list[bool] = []
     for folder in sorted(p for p in root.iterdir() if p.name in FOLDER_GROUPS):
         group = FOLDER_GROUPS[folder.name]
         for path in sorted(folder.iterdir())[:limit]:
-            probs = session.probabilities(load_image_file(path).rgb)
+            image = load_image_file(path)
+            probs = session.probabilities(image.rgb)
             garment = probs[0] < 0.5
             votes = np.bincount(probs[1:].argmax(0)[garment], minlength=len(GARMENT_GROUPS))
             right[folder.name].append(garment.any() and int(votes.argmax()) + 1 == group)
             family[folder.name].append(group in kept_classes(probs, session.groups, "product"))
+            garments, _ = mask_from_probabilities(image, probs, session.groups, "garments")
+            product, _ = mask_from_probabilities(image, probs, session.groups, "product", body.seen)
+            whole.append((product & garments).sum() >= PRODUCT_KEEPS_WHOLE * garments.sum())
     every = [v for votes in right.values() for v in votes]
     out: dict[str, float | str] = {
         "flat_lay_photos": len(every),
         "flat_lay_group_right": float(np.mean(every)),
         "flat_lay_family_right": float(np.mean([v for votes in family.values() for v in votes])),
+        "flat_lay_product_whole": float(np.mean(whole)),
+        "flat_lay_product_kept_whole_by_rule": body.unseen,
     }
     out.update({f"flat_lay_group_right_{name}": f"{sum(v)}/{len(v)}" for name, v in right.items()})
     return out

@@ -1,0 +1,105 @@
+"""A lone garment is the product whole: ``keep=product`` where no one wears the clothes (``LONE_GARMENTS``)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from garment_search.images import DecodedImage
+from garment_search.segmentation import mask_from_probabilities
+from garment_search.segmentation.groups import GARMENT_GROUPS
+from garment_search.segmentation.pose import KEYPOINTS, body_seen
+
+CLOTHING_VALIDATION = Path("../shared/datasets/clothing-small/validation")
+
+
+def keypoints(**scores: float) -> np.ndarray:
+    """17×3 keypoints, every one unseen (score 0) but those named (``left_hip=0.7``)."""
+    kp = np.zeros((len(KEYPOINTS), 3), np.float32)
+    for name, score in scores.items():
+        kp[KEYPOINTS.index(name), 2] = score
+    return kp
+
+
+def test_a_face_or_a_pair_of_shoulders_is_a_body() -> None:
+    assert body_seen(keypoints(nose=0.5))
+    assert body_seen(keypoints(left_ear=0.4))  # a back view still shows an ear
+    assert body_seen(keypoints(left_shoulder=0.6, right_shoulder=0.5))
+
+
+def test_legs_or_one_shoulder_alone_are_not_a_body() -> None:
+    """Trousers laid flat look like legs to the pose model; a hanger may pass for one shoulder."""
+    assert not body_seen(keypoints(left_hip=0.7, right_hip=0.7, left_knee=0.6, right_knee=0.5, left_ankle=0.4))
+    assert not body_seen(keypoints(left_shoulder=0.7, right_shoulder=0.2, nose=0.28))
+    assert not body_seen(keypoints())
+
+
+def trousers_read_in_two() -> tuple[DecodedImage, np.ndarray]:
+    """A 100×60 photo of one garment (rows 10–90) that the map reads as lower, except its left leg's lower part
+    (rows 60–90, columns 15–30: 450 pixels of the 2,400), which it reads as upper — as the garment model reads
+    trousers laid flat."""
+    rgb = np.full((100, 60, 3), 230, dtype=np.uint8)
+    rgb[10:90, 15:45] = (40, 60, 120)
+    probs = np.zeros((4, 100, 60), dtype=np.float32)
+    probs[0] = 1.0
+    probs[0, 10:90, 15:45] = 0.05
+    probs[2, 10:90, 15:45] = 0.95
+    probs[2, 60:90, 15:30], probs[1, 60:90, 15:30] = 0.0, 0.95
+    return DecodedImage(Image.fromarray(rgb), None), probs
+
+
+def test_with_no_body_the_product_is_the_whole_garment_and_keeps_its_family_name() -> None:
+    image, probs = trousers_read_in_two()
+    garments, _ = mask_from_probabilities(image, probs, GARMENT_GROUPS, "garments")
+    split, kept = mask_from_probabilities(image, probs, GARMENT_GROUPS, "product", lambda rgb: True)
+    whole, kept_whole = mask_from_probabilities(image, probs, GARMENT_GROUPS, "product", lambda rgb: False)
+    assert kept == kept_whole == ["lower"]
+    assert not split[70:85, 18:28].any() and split[20:50, 20:40].all()  # worn: the family pick, as before
+    np.testing.assert_array_equal(whole, garments)
+
+
+def test_the_pose_is_asked_only_when_the_family_pick_drops_garment() -> None:
+    image, probs = trousers_read_in_two()
+    probs[1, 60:90, 15:30], probs[2, 60:90, 15:30] = 0.0, 0.95  # now read as lower throughout
+
+    def never(rgb):
+        raise AssertionError("the pose model ran although the product keeps the whole garment")
+
+    mask, kept = mask_from_probabilities(image, probs, GARMENT_GROUPS, "product", never)
+    assert kept == ["lower"] and mask[20:85, 20:40].all()
+    mask_from_probabilities(image, probs, GARMENT_GROUPS, "garments", never)
+
+
+def test_the_rule_is_part_of_the_segmentation_identity(monkeypatch) -> None:
+    from conftest import garment_sessions_with
+
+    plain, lone, _ = garment_sessions_with(monkeypatch, "LONE_GARMENTS", "1")
+    assert "+lone@" in lone.identity and lone.identity != plain.identity
+    assert lone.pose is not None and lone.lone_garments
+
+
+def test_trousers_laid_flat_are_kept_whole_and_a_worn_outfit_is_still_taken_apart(monkeypatch) -> None:
+    """The served model on real photos: a clothing-small *validation* flat lay of trousers, which it reads partly as
+    upper (keep=product kept 58% of the garment before the rule, with the index's readings), and a CCP street
+    photo, in which a body is seen, so an outfit is still taken apart there."""
+    from garment_search.images import load_image_file
+    from garment_search.segmentation.sessions import GARMENT_MODEL_FILE, new_segmentation_session
+
+    flat = CLOTHING_VALIDATION / "pants" / "081b5ec1-13a6-43c8-991f-9ad2020f646a.jpg"
+    worn = Path("../shared/datasets/ccp/images/0001.jpg")
+    if not (GARMENT_MODEL_FILE.exists() and flat.is_file() and worn.is_file()):
+        pytest.skip("the garment model, clothing-small or CCP is not here")
+    monkeypatch.setenv("LONE_GARMENTS", "1")
+    session = new_segmentation_session("garment", tta=False)
+
+    def masks(path: Path) -> tuple[np.ndarray, np.ndarray]:
+        image = load_image_file(path)
+        probs = session.probabilities(image.rgb)
+        garments, _ = mask_from_probabilities(image, probs, session.groups, "garments")
+        product, _ = mask_from_probabilities(image, probs, session.groups, "product", session.body_seen)
+        return garments, product
+
+    garments, product = masks(flat)
+    assert garments.mean() > 0.05 and (product & garments).sum() >= 0.98 * garments.sum()
+    assert session.body_seen(load_image_file(worn).rgb)
