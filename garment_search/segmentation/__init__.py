@@ -103,9 +103,10 @@ def mask_for_classes(image: DecodedImage, probs: np.ndarray, groups: tuple[str, 
 
 
 def garment_mask(image: DecodedImage, segmenter: SegmentationSession, keep: str = DEFAULT_KEEP) -> tuple[np.ndarray, list[str]]:
-    """Run the model once and return the keep-mask (see ``mask_from_probabilities``)."""
+    """Run the model once and return the keep-mask (see ``mask_from_probabilities``; a segmenter with no
+    ``body_seen``, such as a test's stand-in, takes every photo for a worn one)."""
     return mask_from_probabilities(image, segmenter.probabilities(image.rgb), segmenter.groups, keep,
-                                   segmenter.body_seen)
+                                   getattr(segmenter, "body_seen", None))
 
 
 def cut_out(image: DecodedImage, segmenter: SegmentationSession, keep: str = DEFAULT_KEEP) -> Cutout:
