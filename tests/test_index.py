@@ -175,3 +175,15 @@ def test_build_and_search_on_cloud_storage(gcs_emulator, tiny, embedder, monkeyp
     assert all(p.startswith("gs://shop/catalogue/") for p in index.paths)
     loaded = IndexFile.load("gs://shop/index/catalogue.npz")
     assert loaded.paths == index.paths and len(loaded) == 7
+
+
+@pytest.mark.parametrize("images, path_root, expected", [
+    ("../shared/sample", "sample", "sample/p/1.jpg"),
+    ("gs://shop/catalogue/", "https://storage.googleapis.com/shop/catalogue", "https://storage.googleapis.com/shop/catalogue/p/1.jpg"),
+    ("gs://shop/catalogue", None, "gs://shop/catalogue/p/1.jpg"),
+])
+def test_stored_paths_spell_the_catalogue_root_as_asked(images, path_root, expected):
+    """What search answers as ``url``: the path as given, or the catalogue root spelled as ``--path-root`` (a
+    public address gives links a browser can open)."""
+    source = images.rstrip("/") + "/p/1.jpg"
+    assert index_build.stored_path(source, images, path_root) == expected
