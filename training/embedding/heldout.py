@@ -212,32 +212,47 @@ def colour_query(colour: int, kind: str) -> str:
     return f"{COLOUR_NAMES[colour]} {NOUNS[kind][0]}"
 
 
-def class_precision(embedder: ImageTextEmbedder, views: list[Image.Image], labels: list[str]) -> float:
+def class_precisions(embedder: ImageTextEmbedder, views: list[Image.Image], labels: list[str]) -> list[float]:
+    """Precision@10 of "a photo of a <class>" for each class present, in class order."""
     emb = embedder.encode_images(views)
     labels_arr = np.array(labels)
     precisions = []
     for cls in sorted(set(labels)):
         top = np.argsort(-scores(embedder, emb, class_query(cls)))[:10]
         precisions.append(float((labels_arr[top] == cls).mean()))
-    return float(np.mean(precisions))
+    return precisions
 
 
-def attribute_mrr(embedder: ImageTextEmbedder, images: list[Image.Image], keys: list, query: Callable) -> float:
-    """Mean reciprocal rank of the first image whose key is the asked one, one query (``query(*key)``) per key
-    present, every image ranked; ``None`` keys are never asked for but stay in the ranking."""
+def class_precision(embedder: ImageTextEmbedder, views: list[Image.Image], labels: list[str]) -> float:
+    return float(np.mean(class_precisions(embedder, views, labels)))
+
+
+def attribute_rrs(embedder: ImageTextEmbedder, images: list[Image.Image], keys: list, query: Callable) -> list[float]:
+    """Reciprocal rank of the first image whose key is the asked one, one query (``query(*key)``) per key present
+    (in key order), every image ranked; ``None`` keys are never asked for but stay in the ranking."""
     emb = embedder.encode_images(images)
     rrs = []
     for key in sorted({k for k in keys if k is not None}):
         ranked = [keys[i] for i in np.argsort(-scores(embedder, emb, query(*key)))]
         rrs.append(1.0 / (ranked.index(key) + 1))
+    return rrs
+
+
+def attribute_mrr(embedder: ImageTextEmbedder, images: list[Image.Image], keys: list, query: Callable) -> float:
+    """The mean of ``attribute_rrs``."""
+    rrs = attribute_rrs(embedder, images, keys, query)
     return float(np.mean(rrs)) if rrs else float("nan")  # nothing labelled among these images
 
 
 def colour_garment_mrr(embedder: ImageTextEmbedder, crops: Crops) -> float:
     """Mean reciprocal rank of the first crop with the asked colour and garment, one query per (colour, garment)
     present."""
-    keys = [(int(c), k) for c, k in zip(crops.colours, crops.kinds)]
-    return attribute_mrr(embedder, crops.pil_images(), keys, colour_query)
+    return attribute_mrr(embedder, crops.pil_images(), colour_keys(crops), colour_query)
+
+
+def colour_keys(crops: Crops) -> list[tuple[int, str]]:
+    """Each crop's (measured colour, garment): what the "<colour> <garment>" judges ask for."""
+    return [(int(c), k) for c, k in zip(crops.colours, crops.kinds)]
 
 
 #: Labels given by eye (each file's "_note" says how), the held-out judges of words the other sets never ask for:
@@ -355,13 +370,12 @@ def query_form_mrrs(embedder: ImageTextEmbedder, heldout: "Heldout", ccp_ids: li
             ("CCP photos (product)", heldout.ccp_photos))
     rows = {}
     for name, crops in sets:
-        keys = [(int(c), k) for c, k in zip(crops.colours, crops.kinds)]
-        rows[f"plural: {name} <colour> <garments>"] = attribute_mrr(embedder, crops.pil_images(), keys,
-                                                                     plural_colour_query)
+        rows[f"plural: {name} <colour> <garments>"] = attribute_mrr(embedder, crops.pil_images(),
+                                                                     colour_keys(crops), plural_colour_query)
     rows["plural: CCP photos (product) <colour named by eye> <garments>"] = labelled_mrr(
         embedder, heldout.ccp_photos, ccp_ids, CCP_COLOUR_LABELS, query=plural_labelled_query)
     for name, crops in sets:
-        keys = [(int(c), k) if " " in COLOUR_NAMES[int(c)] else None for c, k in zip(crops.colours, crops.kinds)]
+        keys = [(c, k) if " " in COLOUR_NAMES[c] else None for c, k in colour_keys(crops)]
         rows[f"hyphen: {name} <multi-word colour, hyphenated> <garment>"] = attribute_mrr(
             embedder, crops.pil_images(), keys, hyphen_colour_query)
     rows["hyphen: CCP photos (product) <multi-word colour named by eye, hyphenated> <garment>"] = hyphen_labelled_mrr(
@@ -378,16 +392,15 @@ def query_form_mrrs(embedder: ImageTextEmbedder, heldout: "Heldout", ccp_ids: li
                                                                      CCP_PATTERN_LABELS)
     for name, crops in sets:
         rows[f"shopper colour: {name} <shopper colour name> <garment>"] = attribute_mrr(
-            embedder, crops.pil_images(), [(int(c), k) for c, k in zip(crops.colours, crops.kinds)],
-            shopper_colour_query)
+            embedder, crops.pil_images(), colour_keys(crops), shopper_colour_query)
     rows["shopper colour: CCP photos (product) <colour named by eye, as a shopper name> <garment>"] = \
         shopper_labelled_mrr(embedder, heldout.ccp_photos, ccp_ids, CCP_COLOUR_LABELS)
     return rows
 
 
-def shopper_mrr(embedder: ImageTextEmbedder, views: Crops, names: list[str], queries_file: Path) -> float:
-    """Mean reciprocal rank of each written query's photo (or one it lists under "also") among ``views`` (each
-    named in ``names`` as ``queries_file`` keys them); photos without a query stay in the ranking."""
+def shopper_rrs(embedder: ImageTextEmbedder, views: Crops, names: list[str], queries_file: Path) -> list[float]:
+    """Reciprocal rank of each written query's photo (or one it lists under "also") among ``views`` (each named in
+    ``names`` as ``queries_file`` keys them), in the file's order; photos without a query stay in the ranking."""
     queries = json.loads(queries_file.read_text())["queries"]
     emb = embedder.encode_images(views.pil_images())
     rrs = []
@@ -397,7 +410,12 @@ def shopper_mrr(embedder: ImageTextEmbedder, views: Crops, names: list[str], que
         hits = {name, *query.get("also", ())}
         ranked = [names[i] for i in np.argsort(-scores(embedder, emb, query["text"]), kind="stable")]
         rrs.append(1.0 / (1 + next(i for i, n in enumerate(ranked) if n in hits)))
-    return float(np.mean(rrs))
+    return rrs
+
+
+def shopper_mrr(embedder: ImageTextEmbedder, views: Crops, names: list[str], queries_file: Path) -> float:
+    """The mean of ``shopper_rrs``."""
+    return float(np.mean(shopper_rrs(embedder, views, names, queries_file)))
 
 
 class PooledQueryEmbedder(Embedder):

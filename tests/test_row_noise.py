@@ -1,0 +1,19 @@
+"""How much a held-out row moves by chance (training.embedding.row_noise)."""
+
+import numpy as np
+import pytest
+
+from training.embedding.row_noise import noise_of
+
+
+def test_a_row_of_identical_scores_has_no_noise():
+    n = noise_of([0.5] * 20)
+    assert n["queries"] == 20 and n["mean"] == 0.5 and n["standard_error"] == 0 and n["half_width"] == 0
+    assert n["one_place"] == pytest.approx(0.025)
+
+
+def test_the_bootstrap_half_width_is_about_two_standard_errors():
+    values = list(np.random.default_rng(1).uniform(0, 1, 200))
+    n = noise_of(values)
+    assert n["half_width"] == pytest.approx(1.96 * n["standard_error"], rel=0.1)
+    assert n == noise_of(values)  # seeded: the same row gives the same numbers

@@ -1,0 +1,74 @@
+"""How much a held-out row moves by chance: each gated row's per-query scores under the served search, with its
+mean's standard error and bootstrap 95% half-width.
+
+    python -m training.embedding.row_noise          # ~12 min here: the held-out photos are cut out as the index does
+
+Rules in docs/benchmarks.md judge candidates by differences of 0.005–0.01 on rows of 10 to 100 queries. This says
+how large a difference one query moving a place makes on each row, and how far a row's mean is known at all, so
+that a rule can ask for a difference the row can show (docs/benchmarks.md, "How much a held-out row moves by
+chance").
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from garment_search.embedding import Embedder
+from garment_search.embedding.querybank import as_served
+from training.embedding.data import CROP
+from training.embedding.heldout import (CCP_SHOPPER_QUERIES, CLOTHING_SHOPPER_QUERIES, PATTERN_LABELS, Heldout,
+                                        ImageTextEmbedder, attribute_rrs, ccp_photo_ids, class_precisions,
+                                        clothing_validation_files, colour_keys, colour_query, index_segmenter,
+                                        labelled_keys, labelled_query, shopper_rrs)
+
+
+def noise_of(values: list[float], draws: int = 10_000, seed: int = 0) -> dict[str, float]:
+    """Queries, mean, standard error and bootstrap 95% half-width of the mean of one row's per-query scores, and
+    what one query moving from rank 1 to rank 2 changes (0.5 / queries)."""
+    v = np.asarray(values, dtype=np.float64)
+    means = np.random.default_rng(seed).choice(v, (draws, len(v))).mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"queries": len(v), "mean": float(v.mean()), "standard_error": float(v.std(ddof=1) / np.sqrt(len(v))),
+            "half_width": float((high - low) / 2), "one_place": 0.5 / len(v)}
+
+
+def per_query(embedder: ImageTextEmbedder, heldout: Heldout, datasets: Path) -> dict[str, list[float]]:
+    """Per-query scores of the four gated rows, the clothing-small pattern row and the two free-text rows."""
+    files = clothing_validation_files(datasets / "clothing-small" / "validation")
+    views = heldout.class_views.pil_images()
+    return {
+        "clothing-small P@10 (per class)": class_precisions(embedder, views, heldout.class_views.kinds),
+        "CCP crops colour+garment MRR": attribute_rrs(embedder, heldout.ccp.pil_images(), colour_keys(heldout.ccp),
+                                                     colour_query),
+        "clothing-small colour+class MRR": attribute_rrs(embedder, heldout.clothing.pil_images(),
+                                                         colour_keys(heldout.clothing), colour_query),
+        "CCP photos (product) MRR": attribute_rrs(embedder, heldout.ccp_photos.pil_images(),
+                                                  colour_keys(heldout.ccp_photos), colour_query),
+        "clothing-small <pattern> <class> MRR": attribute_rrs(
+            embedder, views, labelled_keys(heldout.class_views, files, PATTERN_LABELS), labelled_query),
+        "CCP photos free text MRR": shopper_rrs(embedder, heldout.ccp_photos, ccp_photo_ids(datasets / "ccp"),
+                                                CCP_SHOPPER_QUERIES),
+        "clothing-small free text MRR": shopper_rrs(embedder, heldout.class_views, files, CLOTHING_SHOPPER_QUERIES),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
+    args = ap.parse_args()
+    heldout = Heldout.build(args.datasets, index_segmenter(), CROP)
+    embedder = as_served(Embedder())
+    embedder.load()
+    print("| row (served search) | queries | mean | standard error | bootstrap 95% half-width | one query, rank 1 → 2 |")
+    print("|---|---|---|---|---|---|")
+    for name, values in per_query(embedder, heldout, args.datasets).items():
+        n = noise_of(values)
+        print(f"| {name} | {n['queries']} | {n['mean']:.3f} | {n['standard_error']:.3f} | {n['half_width']:.3f} | "
+              f"{n['one_place']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
