@@ -2,6 +2,9 @@
 mean's standard error and bootstrap 95% half-width.
 
     python -m training.embedding.row_noise          # ~12 min here: the held-out photos are cut out as the index does
+    python -m training.embedding.row_noise --out served.json                   # also keep the per-query scores
+    LONE_GARMENTS=1 python -m training.embedding.row_noise --out lone.json     # the same under a candidate setting
+    python -m training.embedding.row_noise --compare served.json lone.json     # paired: the difference per row
 
 Rules in docs/benchmarks.md judge candidates by differences of 0.005–0.01 on rows of 10 to 100 queries. This says
 how large a difference one query moving a place makes on each row, and how far a row's mean is known at all, so
@@ -12,6 +15,7 @@ chance").
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +39,19 @@ def noise_of(values: list[float], draws: int = 10_000, seed: int = 0) -> dict[st
             "half_width": float((high - low) / 2), "one_place": 0.5 / len(v)}
 
 
+def paired_noise(served: list[float], candidate: list[float], draws: int = 10_000, seed: int = 0) -> dict[str, float]:
+    """The candidate's mean difference from served over the same queries, its paired bootstrap 95% interval, and
+    how many queries moved: a difference one or two queries make is not a row falling."""
+    a, b = np.asarray(served, dtype=np.float64), np.asarray(candidate, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"the two runs asked different queries ({len(a)} against {len(b)})")
+    d = b - a
+    means = d[np.random.default_rng(seed).integers(0, len(d), (draws, len(d)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"queries": len(d), "difference": float(d.mean()), "low": float(low), "high": float(high),
+            "moved": int((d != 0).sum())}
+
+
 def per_query(embedder: ImageTextEmbedder, heldout: Heldout, datasets: Path) -> dict[str, list[float]]:
     """Per-query scores of the four gated rows, the clothing-small pattern row and the two free-text rows."""
     files = clothing_validation_files(datasets / "clothing-small" / "validation")
@@ -55,16 +72,34 @@ def per_query(embedder: ImageTextEmbedder, heldout: Heldout, datasets: Path) -> 
     }
 
 
+def compare(served: dict[str, list[float]], candidate: dict[str, list[float]]) -> None:
+    print("| row | queries | moved | candidate − served | paired bootstrap 95% interval |")
+    print("|---|---|---|---|---|")
+    for name in served:
+        p = paired_noise(served[name], candidate[name])
+        print(f"| {name} | {p['queries']} | {p['moved']} | {p['difference']:+.4f} | "
+              f"[{p['low']:+.4f}, {p['high']:+.4f}] |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
+    ap.add_argument("--out", type=Path, help="also write the per-query scores (JSON) for --compare")
+    ap.add_argument("--compare", type=Path, nargs=2, metavar=("SERVED", "CANDIDATE"),
+                    help="paired differences of two runs' per-query scores (no model is run)")
     args = ap.parse_args()
+    if args.compare:
+        compare(*(json.loads(path.read_text()) for path in args.compare))
+        return
     heldout = Heldout.build(args.datasets, index_segmenter(), CROP)
     embedder = as_served(Embedder())
     embedder.load()
+    rows = per_query(embedder, heldout, args.datasets)
+    if args.out:
+        args.out.write_text(json.dumps(rows))
     print("| row (served search) | queries | mean | standard error | bootstrap 95% half-width | one query, rank 1 → 2 |")
     print("|---|---|---|---|---|---|")
-    for name, values in per_query(embedder, heldout, args.datasets).items():
+    for name, values in rows.items():
         n = noise_of(values)
         print(f"| {name} | {n['queries']} | {n['mean']:.3f} | {n['standard_error']:.3f} | {n['half_width']:.3f} | "
               f"{n['one_place']:.3f} |")
