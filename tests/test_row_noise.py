@@ -3,13 +3,14 @@
 import numpy as np
 import pytest
 
-from training.embedding.row_noise import noise_of, paired_noise
+from training.embedding.row_noise import PRECISION_STEP, noise_of, paired_noise
 
 
 def test_a_row_of_identical_scores_has_no_noise():
     n = noise_of([0.5] * 20)
     assert n["queries"] == 20 and n["mean"] == 0.5 and n["standard_error"] == 0 and n["half_width"] == 0
-    assert n["one_place"] == pytest.approx(0.025)
+    assert n["one_place"] == pytest.approx(0.025)  # an MRR query from rank 1 to rank 2
+    assert noise_of([0.9] * 10, PRECISION_STEP)["one_place"] == pytest.approx(0.01)  # a photo out of a top 10
 
 
 def test_the_bootstrap_half_width_is_about_two_standard_errors():
