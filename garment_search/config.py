@@ -27,6 +27,11 @@ def _env_float(name: str, default: float) -> float:
     return default if raw in (None, "") else float(raw)
 
 
+def ort_threads() -> int:
+    """onnxruntime's intra-op threads for every model a process runs (``ORT_THREADS``; 0 = all cores)."""
+    return _env_int("ORT_THREADS", 0)
+
+
 def env_switch(variable: str, default: bool) -> bool:
     """An on/off environment setting: 1 / true / yes / on or 0 / false / no / off; ``default`` when unset."""
     raw = os.environ.get(variable, "").strip().lower()

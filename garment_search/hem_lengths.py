@@ -83,11 +83,11 @@ def length_profile_of(t: float | None) -> np.ndarray:
     return np.array([1 - past_mini, past_mini - past_midi, past_midi], np.float32)
 
 
-@cache
 def _pose_reader():
-    from garment_search.segmentation.pose import PoseReader
+    """The process's pose reader (``pose.pose_reader``), shared with the segmentation."""
+    from garment_search.segmentation.pose import pose_reader
 
-    return PoseReader()
+    return pose_reader()
 
 
 def measure_hem(view: Image.Image, photo: Image.Image, mask: np.ndarray) -> Image.Image:

@@ -103,10 +103,11 @@ def mask_for_classes(image: DecodedImage, probs: np.ndarray, groups: tuple[str, 
 
 
 def garment_mask(image: DecodedImage, segmenter: SegmentationSession, keep: str = DEFAULT_KEEP) -> tuple[np.ndarray, list[str]]:
-    """Run the model once and return the keep-mask (see ``mask_from_probabilities``; a segmenter with no
-    ``body_seen``, such as a test's stand-in, takes every photo for a worn one)."""
-    return mask_from_probabilities(image, segmenter.probabilities(image.rgb), segmenter.groups, keep,
-                                   getattr(segmenter, "body_seen", None))
+    """Run the model once and return the keep-mask (see ``mask_from_probabilities``). Only a segmenter with the
+    lone-garment rule on (``LONE_GARMENTS``) is asked whether a body is seen; any other, a test's stand-in
+    included, takes every photo for a worn one without that check."""
+    body_seen = segmenter.body_seen if getattr(segmenter, "lone_garments", False) else None
+    return mask_from_probabilities(image, segmenter.probabilities(image.rgb), segmenter.groups, keep, body_seen)
 
 
 def cut_out(image: DecodedImage, segmenter: SegmentationSession, keep: str = DEFAULT_KEEP) -> Cutout:

@@ -9,14 +9,14 @@ pixels and answers (y, x, score) per keypoint in COCO order.
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
-from garment_search.config import POSE_MODEL_FILE
+from garment_search.config import POSE_MODEL_FILE, ort_threads
 #: MoveNet's input side (pixels, square).
 POSE_SIDE = 192
 #: COCO keypoint order, as MoveNet answers.
@@ -30,7 +30,10 @@ MIN_KEYPOINT_SCORE = 0.3
 
 
 class PoseReader:
-    """MoveNet Lightning behind one call: ``keypoints(rgb)`` → 17×3 (x, y in the photo's pixels, score)."""
+    """MoveNet Lightning behind one call: ``keypoints(rgb)`` → 17×3 (x, y in the photo's pixels, score).
+
+    The last photo's answer is kept: the segmentation (head coverings, lone garments) and the index's hem
+    measurement ask about the same photo one after the other, and should not run the model twice."""
 
     def __init__(self, path: Path = POSE_MODEL_FILE, threads: int = 0) -> None:
         self.path = Path(path)
@@ -38,6 +41,7 @@ class PoseReader:
             raise ValueError(f"The pose model {self.path} is missing (head coverings and the index's hem lengths "
                              "read it); convert it with training/tfjs_graph_to_onnx.py (see its docstring).")
         self._threads = threads
+        self._last: tuple[Image.Image, np.ndarray] | None = None
 
     @cached_property
     def session(self) -> ort.InferenceSession:
@@ -51,13 +55,25 @@ class PoseReader:
 
         The photo is padded at the right and bottom to a square (so its scale is the same in x and y) and shrunk
         to ``POSE_SIDE``; MoveNet answers in that square's unit coordinates."""
+        last = self._last
+        if last is not None and last[0] is rgb:
+            return last[1].copy()
         side = max(rgb.size)
         square = Image.new("RGB", (side, side))
         square.paste(rgb.convert("RGB"), (0, 0))
         x = np.asarray(square.resize((POSE_SIDE, POSE_SIDE), Image.Resampling.BILINEAR), dtype=np.int32)[None]
         session = self.session
         out = session.run(None, {session.get_inputs()[0].name: x})[0].reshape(17, 3)
-        return np.stack([out[:, 1] * side, out[:, 0] * side, out[:, 2]], axis=1).astype(np.float32)
+        keypoints = np.stack([out[:, 1] * side, out[:, 0] * side, out[:, 2]], axis=1).astype(np.float32)
+        self._last = (rgb, keypoints)
+        return keypoints.copy()
+
+
+@cache
+def pose_reader() -> PoseReader:
+    """The process-wide reader (``ORT_THREADS``): one pose model loaded however many parts of a process read poses
+    (the segmentation's head cut and lone-garment rule, the index's hem lengths)."""
+    return PoseReader(threads=ort_threads())
 
 
 def body_seen(keypoints: np.ndarray) -> bool:

@@ -17,13 +17,13 @@ from PIL import Image
 from rembg.sessions.base import BaseSession
 from rembg.sessions.u2netp import U2netpSession
 
-from garment_search.config import MODEL_CACHE_DIR, MODELS_DIR, env_flag, env_switch
+from garment_search.config import MODEL_CACHE_DIR, MODELS_DIR, env_flag, env_switch, ort_threads
 from garment_search.identity import file_digest
 from garment_search.onnx_metadata import onnx_metadata
 from garment_search.segmentation.groups import GARMENT_GROUPS
 from garment_search.segmentation.head_coverings import HeadCut, drop_head_coverings
 from garment_search.segmentation.masks import MASK_RULES, drop_unsure_regions
-from garment_search.segmentation.pose import PoseReader, body_seen
+from garment_search.segmentation.pose import PoseReader, body_seen, pose_reader
 from garment_search.segmentation.regions import RegionPooling, pool_split_over_regions
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
@@ -264,7 +264,7 @@ def new_segmentation_session(name: str, tta: bool | str | None = None) -> Segmen
     if name not in SESSIONS:
         raise ValueError(f"Unknown SEGMENTATION_MODEL {name!r}; choose one of {', '.join(SESSIONS)}.")
     opts = ort.SessionOptions()
-    threads = int(os.environ.get("ORT_THREADS", "0") or 0)
+    threads = ort_threads()
     if threads:
         opts.intra_op_num_threads = threads
     cls = SESSIONS[name]
@@ -280,7 +280,7 @@ def new_segmentation_session(name: str, tta: bool | str | None = None) -> Segmen
         session.head_cut = HeadCut.from_env()
         session.lone_garments = env_switch("LONE_GARMENTS", LONE_GARMENTS_DEFAULT)
         if session.head_cut is not None or session.lone_garments:
-            session.pose = PoseReader(threads=threads)
+            session.pose = pose_reader()
     if session.tta != "off":  # open every reading's session now: a model exported at one size fails at load
         for size in session.tta_sizes():
             session.session_at(size)
