@@ -1,4 +1,4 @@
-"""A lone garment is the product whole: ``keep=product`` where no one wears the clothes (``LONE_GARMENTS``)."""
+"""A lone garment is the product within its outline: ``keep=product`` where no one wears the clothes (``LONE_GARMENTS``)."""
 
 from pathlib import Path
 
@@ -36,38 +36,41 @@ def test_legs_or_one_shoulder_alone_are_not_a_body() -> None:
 
 
 def trousers_read_in_two() -> tuple[DecodedImage, np.ndarray]:
-    """A 100×60 photo of one garment (rows 10–90) that the map reads as lower, except its left leg's lower part
-    (rows 60–90, columns 15–30: 450 pixels of the 2,400), which it reads as upper — as the garment model reads
-    trousers laid flat."""
+    """A 100×60 photo of one garment (rows 20–90) that the map reads as lower, except its left leg's middle
+    (rows 45–70, columns 15–30), which it reads as upper — as the garment model reads trousers laid flat — and a
+    hanger's band above the waist (rows 10–20, columns 25–35), which it also reads as upper."""
     rgb = np.full((100, 60, 3), 230, dtype=np.uint8)
-    rgb[10:90, 15:45] = (40, 60, 120)
+    rgb[20:90, 15:45] = (40, 60, 120)
+    rgb[10:20, 25:35] = (200, 40, 40)
     probs = np.zeros((4, 100, 60), dtype=np.float32)
     probs[0] = 1.0
-    probs[0, 10:90, 15:45] = 0.05
-    probs[2, 10:90, 15:45] = 0.95
-    probs[2, 60:90, 15:30], probs[1, 60:90, 15:30] = 0.0, 0.95
+    probs[0, 20:90, 15:45] = 0.05
+    probs[2, 20:90, 15:45] = 0.95
+    probs[2, 45:70, 15:30], probs[1, 45:70, 15:30] = 0.0, 0.95
+    probs[0, 10:20, 25:35], probs[1, 10:20, 25:35] = 0.05, 0.95
     return DecodedImage(Image.fromarray(rgb), None), probs
 
 
-def test_with_no_body_the_product_is_the_whole_garment_and_keeps_its_family_name() -> None:
+def test_with_no_body_the_product_is_the_garment_s_outline_and_keeps_its_family_name() -> None:
     image, probs = trousers_read_in_two()
-    garments, _ = mask_from_probabilities(image, probs, GARMENT_GROUPS, "garments")
     split, kept = mask_from_probabilities(image, probs, GARMENT_GROUPS, "product", lambda rgb: True)
-    whole, kept_whole = mask_from_probabilities(image, probs, GARMENT_GROUPS, "product", lambda rgb: False)
-    assert kept == kept_whole == ["lower"]
-    assert not split[70:85, 18:28].any() and split[20:50, 20:40].all()  # worn: the family pick, as before
-    np.testing.assert_array_equal(whole, garments)
+    lone, kept_lone = mask_from_probabilities(image, probs, GARMENT_GROUPS, "product", lambda rgb: False)
+    assert kept == kept_lone == ["lower"]
+    assert not split[50:65, 18:28].any() and split[25:40, 20:40].all()  # worn: the family pick, as before
+    assert lone[22:88, 17:43].all()  # the leg read as upper is inside the outline: kept
+    assert not lone[10:19].any()  # the hanger above the waist read as upper is outside it: not kept
 
 
 def test_the_pose_is_asked_only_when_the_family_pick_drops_garment() -> None:
     image, probs = trousers_read_in_two()
-    probs[1, 60:90, 15:30], probs[2, 60:90, 15:30] = 0.0, 0.95  # now read as lower throughout
+    probs[1, 45:70, 15:30], probs[2, 45:70, 15:30] = 0.0, 0.95  # now read as lower throughout
+    probs[0, 10:20, 25:35], probs[1, 10:20, 25:35] = 1.0, 0.0  # and no hanger
 
     def never(rgb):
         raise AssertionError("the pose model ran although the product keeps the whole garment")
 
     mask, kept = mask_from_probabilities(image, probs, GARMENT_GROUPS, "product", never)
-    assert kept == ["lower"] and mask[20:85, 20:40].all()
+    assert kept == ["lower"] and mask[25:85, 20:40].all()
     mask_from_probabilities(image, probs, GARMENT_GROUPS, "garments", never)
 
 
@@ -75,7 +78,7 @@ def test_the_rule_is_part_of_the_segmentation_identity(monkeypatch) -> None:
     from conftest import garment_sessions_with
 
     plain, lone, _ = garment_sessions_with(monkeypatch, "LONE_GARMENTS", "1")
-    assert "+lone@" in lone.identity and lone.identity != plain.identity
+    assert "+lone-outline@" in lone.identity and lone.identity != plain.identity
     assert lone.pose is not None and lone.lone_garments
 
 

@@ -19,7 +19,7 @@ from PIL import Image
 from garment_search.images import DecodedImage
 from garment_search.segmentation.groups import DEFAULT_KEEP, KEEP_CHOICES
 from garment_search.segmentation.masks import (crop_to_mask, drops_garment, full_resolution_mask, kept_classes,
-                                               kept_probability)
+                                               kept_probability, lone_garment_probability)
 
 if TYPE_CHECKING:  # the sessions (onnxruntime, rembg) load on first use: training imports the tables alone
     from garment_search.segmentation.sessions import SegmentationSession
@@ -77,29 +77,33 @@ def mask_from_probabilities(image: DecodedImage, probs: np.ndarray, groups: tupl
     """Full-resolution boolean keep-mask and the kept group names (transparent source pixels never kept).
 
     With ``keep=product`` and a ``body_seen`` that finds no one wearing the photo's clothes (a flat lay, a hanger),
-    the whole garment is kept: one garment alone is the product, and the pixels the model gave to the other family
-    are that garment's too. The kept names stay the product family's. ``body_seen`` is asked only when the family
-    pick would drop garment pixels."""
+    the garment's outline is kept (``masks.lone_garment_probability``): one garment alone is the product, and the
+    pixels inside it that the model gave to the other family are that garment's too. The kept names stay the
+    product family's. ``body_seen`` is asked only when the family pick would drop garment pixels."""
     if keep not in KEEP_CHOICES:
         raise ValueError(f"keep must be one of {', '.join(KEEP_CHOICES)}")
     classes = kept_classes(probs, groups, keep)
-    mask_classes = classes
     if (keep == "product" and body_seen is not None and drops_garment(probs, classes)
             and not body_seen(image.rgb)):
-        mask_classes = list(range(1, len(groups) + 1))
-    mask, _ = mask_for_classes(image, probs, groups, mask_classes)
-    return mask, [groups[c - 1] for c in classes]
+        kept = lone_garment_probability(probs, classes)
+        return _full_resolution(image, probs, kept, every_group=False), [groups[c - 1] for c in classes]
+    return mask_for_classes(image, probs, groups, classes)
 
 
 def mask_for_classes(image: DecodedImage, probs: np.ndarray, groups: tuple[str, ...], classes: list[int]) -> tuple[np.ndarray, list[str]]:
     """The keep-mask of the given class channels (``mask_from_probabilities`` once ``keep`` is resolved; the
     evaluation also asks it for the labelled family)."""
     kept = kept_probability(probs, classes)
-    garment_prob = kept if len(classes) == len(groups) else 1.0 - probs[0]
-    mask = full_resolution_mask(kept, np.asarray(image.rgb), garment_prob=garment_prob)
+    return _full_resolution(image, probs, kept, every_group=len(classes) == len(groups)), [groups[c - 1] for c in classes]
+
+
+def _full_resolution(image: DecodedImage, probs: np.ndarray, kept: np.ndarray, every_group: bool) -> np.ndarray:
+    """The full-resolution mask of a kept map; whether a region is a garment at all is judged on the garment
+    probability (the kept map itself when every group is kept), transparent source pixels never kept."""
+    mask = full_resolution_mask(kept, np.asarray(image.rgb), garment_prob=kept if every_group else 1.0 - probs[0])
     if image.alpha is not None:
         mask &= image.alpha >= 128
-    return mask, [groups[c - 1] for c in classes]
+    return mask
 
 
 def garment_mask(image: DecodedImage, segmenter: SegmentationSession, keep: str = DEFAULT_KEEP) -> tuple[np.ndarray, list[str]]:

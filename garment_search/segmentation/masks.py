@@ -75,6 +75,28 @@ def drops_garment(probs: np.ndarray, classes: list[int]) -> bool:
     return bool((garment & (kept_probability(probs, classes) < 0.5)).any())
 
 
+def lone_garment_probability(probs: np.ndarray, classes: list[int]) -> np.ndarray:
+    """``kept_probability`` of a lone garment's family, plus the other groups' garment pixels that the family's
+    region encloses (inside the convex hull of its largest region, at model resolution).
+
+    With no one wearing it there is one garment, and where the model read part of it as the other family (a
+    trouser leg as "upper") those pixels are the product's too. Only enclosed ones, though: a hanger band, a tag or
+    floorboards beside the garment are also read as garment now and then, and they lie outside its outline
+    (docs/benchmarks.md, "A lone garment keeps what its outline encloses").
+    """
+    kept = kept_probability(probs, classes)
+    product = kept >= 0.5
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(product.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return kept
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    outline = np.zeros(product.shape, np.uint8)
+    cv2.fillConvexPoly(outline, cv2.convexHull(cv2.findNonZero((labels == largest).astype(np.uint8))), 1)
+    garment = 1.0 - probs[0]
+    enclosed = (outline > 0) & (garment >= 0.5) & ~product
+    return np.where(enclosed, garment, kept).astype(np.float32, copy=False)
+
+
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
     """Grey-guide guided filter: edge-preserving smoothing of ``src`` along ``guide``'s edges.
 

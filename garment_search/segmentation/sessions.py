@@ -77,7 +77,7 @@ class SegmentationSession(BaseSession):
     region_pooling: RegionPooling | None = None
     #: Head coverings dropped by pose and colour regions (``head_coverings``; ``HEAD_COVERINGS``), or None.
     head_cut: HeadCut | None = None
-    #: ``keep=product`` keeps the whole garment of a photo in which no one wears it (``LONE_GARMENTS``).
+    #: ``keep=product`` keeps the whole outline of a garment that no one wears (``LONE_GARMENTS``).
     lone_garments: bool = False
     #: The pose model, loaded when the head cut or the lone-garment rule needs it.
     pose: PoseReader | None = None
@@ -104,11 +104,11 @@ class SegmentationSession(BaseSession):
         """``name@sha256-prefix`` of the weights, the mask rules' revision (``masks.MASK_RULES``) and, when maps are
         averaged over augmented readings, the reading set and the guard's revision (``+tta3``: ``full``;
         ``+mirror3``), the region pooling when on (``+regions8x1``), and the head-covering cut and the lone-garment
-        rule with their pose model's hash when on (``+heads0.75x0.4x4+lone@…``): stored with every index so no two
+        rule with their pose model's hash when on (``+heads0.75x0.4x4+lone-outline@…``): stored with every index so no two
         ways of cutting out are ever mixed."""
         tta = "" if self.tta == "off" else f"+{'tta' if self.tta == 'full' else self.tta}{TTA_GUARD_REVISION}"
         regions = self.region_pooling.tag if self.region_pooling else ""
-        posed = (self.head_cut.tag if self.head_cut else "") + ("+lone" if self.lone_garments else "")
+        posed = (self.head_cut.tag if self.head_cut else "") + ("+lone-outline" if self.lone_garments else "")
         pose = f"{posed}@{file_digest(self.pose.path)}" if posed and self.pose else ""
         return f"{self.name()}@{file_digest(self.download_models())}+masks{MASK_RULES}{tta}{regions}{pose}"
 
