@@ -85,6 +85,7 @@ def test_the_garment_session_cuts_head_coverings_when_asked_and_says_so_in_its_i
 
     if not POSE_MODEL_FILE.exists():
         pytest.skip("pose model not present")
+    monkeypatch.setenv("LONE_GARMENTS", "0")  # the pose-based rule served by default: its tag would follow the cut's
     plain, cut, image = garment_sessions_with(monkeypatch, "HEAD_COVERINGS", "0.75,0.4,4")
     assert plain.head_cut is None and cut.head_cut == HeadCut(0.75, 0.4, 4)
     assert cut.identity.startswith(plain.identity + "+heads0.75x0.4x4@")

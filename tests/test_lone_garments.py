@@ -74,12 +74,12 @@ def test_the_pose_is_asked_only_when_the_family_pick_drops_garment() -> None:
     mask_from_probabilities(image, probs, GARMENT_GROUPS, "garments", never)
 
 
-def test_the_rule_is_part_of_the_segmentation_identity(monkeypatch) -> None:
+def test_the_rule_is_on_by_default_and_part_of_the_segmentation_identity(monkeypatch) -> None:
     from conftest import garment_sessions_with
 
-    plain, lone, _ = garment_sessions_with(monkeypatch, "LONE_GARMENTS", "1")
-    assert "+lone-outline@" in lone.identity and lone.identity != plain.identity
-    assert lone.pose is not None and lone.lone_garments
+    served, off, _ = garment_sessions_with(monkeypatch, "LONE_GARMENTS", "0")
+    assert "+lone-outline@" in served.identity and "+lone" not in off.identity
+    assert served.pose is not None and served.lone_garments and not off.lone_garments
 
 
 def test_trousers_laid_flat_are_kept_whole_and_a_worn_outfit_is_still_taken_apart(monkeypatch) -> None:
@@ -93,7 +93,7 @@ def test_trousers_laid_flat_are_kept_whole_and_a_worn_outfit_is_still_taken_apar
     worn = Path("../shared/datasets/ccp/images/0001.jpg")
     if not (GARMENT_MODEL_FILE.exists() and flat.is_file() and worn.is_file()):
         pytest.skip("the garment model, clothing-small or CCP is not here")
-    monkeypatch.setenv("LONE_GARMENTS", "1")
+    monkeypatch.delenv("LONE_GARMENTS", raising=False)  # the served default
     session = new_segmentation_session("garment", tta=False)
 
     def masks(path: Path) -> tuple[np.ndarray, np.ndarray]:

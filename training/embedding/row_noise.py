@@ -3,8 +3,8 @@ mean's standard error and bootstrap 95% half-width.
 
     python -m training.embedding.row_noise          # ~12 min here: the held-out photos are cut out as the index does
     python -m training.embedding.row_noise --out served.json                   # also keep the per-query scores
-    LONE_GARMENTS=1 python -m training.embedding.row_noise --out lone.json     # the same under a candidate setting
-    python -m training.embedding.row_noise --compare served.json lone.json     # paired: the difference per row
+    LONE_GARMENTS=0 python -m training.embedding.row_noise --out off.json      # the same under another setting
+    python -m training.embedding.row_noise --compare served.json off.json      # paired: the difference per row
 
 Rules in docs/benchmarks.md judge candidates by differences of 0.005–0.01 on rows of 10 to 125 queries. This says
 how large a difference one query moving a place makes on each row, and how far a row's mean is known at all, so

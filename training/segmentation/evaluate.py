@@ -24,7 +24,7 @@ original is nearly black (max channel < 40) are ignored: a black garment on blac
   gives mostly to that group, and whose ``product`` family is that group's (what remove_bg keeps and what the
   search's family channel reads), per folder — the garment's own shape, without a body around it to tell a skirt
   from a dress; and the share whose ``product`` cut-out keeps the whole garment (≥ ``PRODUCT_KEEPS_WHOLE`` of its
-  ``garments`` mask), with how many photos the lone-garment rule (``LONE_GARMENTS``) kept whole — on CCP too, where
+  ``garments`` mask), with how many photos the lone-garment rule (``LONE_GARMENTS``) fired on — on CCP too, where
   everyone wears their clothes and the rule should never fire
 - group confusion (``--confusion``): for each labelled class, where its pixels go in the model's argmax at model
   resolution — a diagnostic for the per-group numbers (which group steals which)
