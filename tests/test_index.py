@@ -64,7 +64,8 @@ def test_build_rows_identities_and_flags(tiny, tiny_index, embedder, capsys):
     assert set(loaded.products) == {p.name for p in tiny.iterdir()}
     assert all(p.startswith(str(tiny)) for p in loaded.paths)
     assert loaded.model == embedder.identity and loaded.segmentation.startswith("garment-u2netp@")
-    assert loaded.segmentation.endswith("+tta3")  # offline, so test-time-augmented masks whatever remove_bg's setting
+    # offline, so test-time-augmented masks whatever remove_bg's setting; lone garments kept within their outline, as remove_bg does
+    assert loaded.segmentation.split("+lone-outline@")[0].endswith("+tta3") and "+lone-outline@" in loaded.segmentation
     assert loaded.keep == "product" and loaded.built_at
     assert loaded.embeddings.dtype == np.float32
     weights = getattr(embedder, "weights", {})  # the measured channels' columns follow the image embedding
@@ -95,7 +96,7 @@ def test_a_build_with_other_readings_re_cuts_every_photo(tiny, tiny_index, embed
     copy = tmp_path / "copy.npz"
     copy.write_bytes(out.read_bytes())
     other = index_build.build(str(tiny), str(copy), embedder=embedder, tta=readings)
-    assert other.segmentation == index.segmentation.removesuffix("+tta3") + suffix  # other masks: nothing reused
+    assert other.segmentation == index.segmentation.replace("+tta3", suffix)  # other masks: nothing reused
     assert other.paths == index.paths and not np.allclose(other.embeddings, index.embeddings)
 
 

@@ -67,6 +67,7 @@ def test_one_colour_in_two_separate_places_is_two_regions() -> None:
 
 
 def test_the_garment_session_pools_its_split_when_asked_and_says_so_in_its_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LONE_GARMENTS", "0")  # its tag, served by default, follows this one in the identity
     plain, pooled, image = garment_sessions_with(monkeypatch, "SPLIT_REGIONS", "4,1")
     assert plain.region_pooling is None and pooled.region_pooling == RegionPooling(4, 1.0)
     assert pooled.identity == plain.identity + "+regions4x1"

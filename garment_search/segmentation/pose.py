@@ -38,8 +38,9 @@ class PoseReader:
     def __init__(self, path: Path = POSE_MODEL_FILE, threads: int = 0) -> None:
         self.path = Path(path)
         if not self.path.is_file():
-            raise ValueError(f"The pose model {self.path} is missing (head coverings and the index's hem lengths "
-                             "read it); convert it with training/tfjs_graph_to_onnx.py (see its docstring).")
+            raise ValueError(f"The pose model {self.path} is missing (lone garments, head coverings and the index's "
+                             "hem lengths read it; LONE_GARMENTS=0 serves without it); convert it with "
+                             "training/tfjs_graph_to_onnx.py (see its docstring).")
         self._threads = threads
         self._last: tuple[Image.Image, np.ndarray] | None = None
 
