@@ -38,3 +38,16 @@ def test_flat_lays_count_the_group_and_family_each_folder_names(tmp_path, monkey
     assert out["flat_lay_photos"] == 4
     assert out["flat_lay_group_right"] == pytest.approx(3 / 4) and out["flat_lay_family_right"] == pytest.approx(3 / 4)
     assert out["flat_lay_group_right_skirt"] == "2/3" and out["flat_lay_group_right_dress"] == "1/1"
+
+
+def test_a_worn_close_up_is_the_person_s_torso_without_head_or_legs():
+    """A person labelled in rows 100–299 and columns 50–149 of a 400×300 photo: the close-up keeps rows 150–249
+    (from a quarter to three quarters of the person's height) and the person's width plus a tenth on each side."""
+    labels = np.zeros((400, 300), np.uint8)
+    labels[100:300, 50:150] = 7
+    assert evaluate.torso_box(labels) == (40, 150, 160, 250)
+    labels[:, :] = 0
+    assert evaluate.torso_box(labels) is None
+    labels[0:10, 0:300] = 3  # at the photo's edges the box stops there
+    left, top, right, bottom = evaluate.torso_box(labels)
+    assert (left, right) == (0, 300) and 0 < top < bottom <= 10

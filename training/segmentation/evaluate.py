@@ -3,6 +3,7 @@
     python -m training.segmentation.evaluate --ccp ../shared/datasets/ccp            # garment model + u2netp baseline
     python -m training.segmentation.evaluate --models garment --garment-model /tmp/candidate.onnx
     python -m training.segmentation.evaluate --models garment --clothing      # also flat lays (clothing-small)
+    python -m training.segmentation.evaluate --models garment --closeups      # also worn close-ups (CCP torso crops)
 
 Every number is pooled over the photos (sum of intersections / sum of unions or of label pixels). Pixels whose
 original is nearly black (max channel < 40) are ignored: a black garment on black is invisible in the answer.
@@ -26,6 +27,10 @@ original is nearly black (max channel < 40) are ignored: a black garment on blac
   from a dress; and the share whose ``product`` cut-out keeps the whole garment (≥ ``PRODUCT_KEEPS_WHOLE`` of its
   ``garments`` mask), with how many photos the lone-garment rule (``LONE_GARMENTS``) fired on — on CCP too, where
   everyone wears their clothes and the rule should never fire
+- worn close-ups (``--closeups``): the same CCP validation photos cropped to the torso (``torso_box``: no face, no
+  shoulders, as a shop's detail photo of a worn garment), labels cropped alike: product IoU against the crop's
+  dominant family, and how many crops show the pose model no body (where ``LONE_GARMENTS`` takes the garment for a
+  lone one)
 - group confusion (``--confusion``): for each labelled class, where its pixels go in the model's argmax at model
   resolution — a diagnostic for the per-group numbers (which group steals which)
 """
@@ -41,7 +46,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from garment_search.images import load_image_file
+from garment_search.images import DecodedImage, load_image_file
 from garment_search.segmentation import mask_for_classes, mask_from_probabilities
 from garment_search.segmentation.groups import (CCP_HEAD_COVERINGS, CCP_SKIN_HAIR, CLASS_NAMES,
                                                 GARMENT_GROUPS, PRODUCT_FAMILIES)
@@ -171,6 +176,51 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
     return out
 
 
+#: A worn close-up keeps these rows of the labelled person's height (from the top of the head): below the shoulders,
+#: above the knees.
+TORSO_ROWS = (0.25, 0.75)
+#: and the person's width plus this share of it on each side.
+TORSO_MARGIN = 0.1
+
+
+def torso_box(labels: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(left, top, right, bottom) of a close-up of the labelled person's torso (``TORSO_ROWS``), or None without one."""
+    ys, xs = np.nonzero(labels > 0)
+    if not len(ys):
+        return None
+    top, height = int(ys.min()), int(ys.max() - ys.min() + 1)
+    margin = TORSO_MARGIN * (xs.max() - xs.min() + 1)
+    return (max(0, int(xs.min() - margin)), top + int(TORSO_ROWS[0] * height),
+            min(labels.shape[1], int(xs.max() + margin) + 1), top + int(TORSO_ROWS[1] * height))
+
+
+def closeups(model: str, ccp: Path, limit: int | None = None) -> dict[str, float | int]:
+    """Product IoU on worn close-ups (see the module docstring); nothing for a model without groups."""
+    session = new_segmentation_session(model)
+    if len(session.groups) == 1:
+        return {}
+    body = BodyCounter(session)
+    table = ccp_class_table(ccp)
+    inter = union = photos = 0
+    for img_path, lab_path in ccp_files(ccp, VAL_IDS)[:limit]:
+        raw = np.asarray(Image.open(lab_path))
+        box = torso_box(raw)
+        if box is None:
+            continue
+        crop = load_image_file(img_path).rgb.crop(box)
+        classes = table[raw[box[1]:box[3], box[0]:box[2]]]
+        if not (classes > 0).any():
+            continue
+        valid = np.asarray(crop).max(axis=2) >= DARK_THRESHOLD
+        product, _ = mask_from_probabilities(DecodedImage(crop, None), session.probabilities(crop), session.groups,
+                                             "product", body.seen)
+        fam = np.isin(classes, dominant_family(classes)) & valid
+        inter += int((product & valid & fam).sum())
+        union += int(((product & valid) | fam).sum())
+        photos += 1
+    return {"closeup_photos": photos, "closeup_product_iou": inter / max(union, 1), "closeup_no_body_seen": body.unseen}
+
+
 def flat_lays(model: str, root: Path, limit: int | None = None) -> dict[str, float | str]:
     """Flat-lay group and product-family agreement (see the module docstring) over ``root``'s class folders;
     nothing for a model without groups (the person baseline)."""
@@ -215,6 +265,8 @@ def main() -> None:
     ap.add_argument("--clothing", type=Path, nargs="?", const=Path("../shared/datasets/clothing-small/validation"),
                     help="also measure flat lays: clothing-small validation photos of one garment each (default "
                     "folder when given without a value)")
+    ap.add_argument("--closeups", action="store_true", help="also measure worn close-ups: the CCP validation photos "
+                    "cropped to the torso")
     args = ap.parse_args()
     if args.garment_model:
         os.environ["GARMENT_MODEL_PATH"] = args.garment_model
@@ -224,6 +276,9 @@ def main() -> None:
     if args.clothing:
         for row, m in zip(rows, args.models):
             row.update(flat_lays(m, args.clothing, args.limit))
+    if args.closeups:
+        for row, m in zip(rows, args.models):
+            row.update(closeups(m, args.ccp, args.limit))
     keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k != "model"]
     print("| metric | " + " | ".join(r["model"] for r in rows) + " |")
     print("|---|" + "---|" * len(rows))
