@@ -80,6 +80,7 @@ def test_the_rule_is_on_by_default_and_part_of_the_segmentation_identity(monkeyp
     served, off, _ = garment_sessions_with(monkeypatch, "LONE_GARMENTS", "0")
     assert "+lone-outline@" in served.identity and "+lone" not in off.identity
     assert served.pose is not None and served.lone_garments and not off.lone_garments
+    assert "session" in vars(served.pose)  # the pose model loads at cold start, not in the first request
 
 
 def test_trousers_laid_flat_are_kept_whole_and_a_worn_outfit_is_still_taken_apart(monkeypatch) -> None:

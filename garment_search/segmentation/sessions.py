@@ -281,6 +281,7 @@ def new_segmentation_session(name: str, tta: bool | str | None = None) -> Segmen
         session.lone_garments = env_switch("LONE_GARMENTS", LONE_GARMENTS_DEFAULT)
         if session.head_cut is not None or session.lone_garments:
             session.pose = pose_reader()
+            session.pose.session  # loaded at cold start with the segmentation model, not in the first request
     if session.tta != "off":  # open every reading's session now: a model exported at one size fails at load
         for size in session.tta_sizes():
             session.session_at(size)
