@@ -83,11 +83,11 @@ def mask_from_probabilities(image: DecodedImage, probs: np.ndarray, groups: tupl
     if keep not in KEEP_CHOICES:
         raise ValueError(f"keep must be one of {', '.join(KEEP_CHOICES)}")
     classes = kept_classes(probs, groups, keep)
-    if (keep == "product" and body_seen is not None and drops_garment(probs, classes)
+    kept = kept_probability(probs, classes)
+    if (keep == "product" and body_seen is not None and drops_garment(probs, kept)
             and not body_seen(image.rgb)):
-        kept = lone_garment_probability(probs, classes)
-        return _full_resolution(image, probs, kept, every_group=False), [groups[c - 1] for c in classes]
-    return mask_for_classes(image, probs, groups, classes)
+        kept = lone_garment_probability(probs, kept)
+    return _full_resolution(image, probs, kept, every_group=len(classes) == len(groups)), [groups[c - 1] for c in classes]
 
 
 def mask_for_classes(image: DecodedImage, probs: np.ndarray, groups: tuple[str, ...], classes: list[int]) -> tuple[np.ndarray, list[str]]:

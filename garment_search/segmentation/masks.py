@@ -69,22 +69,21 @@ def kept_probability(probs: np.ndarray, classes: list[int]) -> np.ndarray:
     return np.where(wins, garment, np.float32(0)).astype(np.float32, copy=False)
 
 
-def drops_garment(probs: np.ndarray, classes: list[int]) -> bool:
-    """Whether keeping ``classes`` leaves out some of the garment (probability ≥ 0.5) at model resolution."""
-    garment = 1.0 - probs[0] >= 0.5
-    return bool((garment & (kept_probability(probs, classes) < 0.5)).any())
+def drops_garment(probs: np.ndarray, kept: np.ndarray) -> bool:
+    """Whether a kept map (``kept_probability``) leaves out some of the garment (probability ≥ 0.5) at model
+    resolution."""
+    return bool(((1.0 - probs[0] >= 0.5) & (kept < 0.5)).any())
 
 
-def lone_garment_probability(probs: np.ndarray, classes: list[int]) -> np.ndarray:
-    """``kept_probability`` of a lone garment's family, plus the other groups' garment pixels that the family's
-    region encloses (inside the convex hull of its largest region, at model resolution).
+def lone_garment_probability(probs: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """A lone garment's family map (``kept``, from ``kept_probability``), plus the other groups' garment pixels that
+    the family's region encloses (inside the convex hull of its largest region, at model resolution).
 
     With no one wearing it there is one garment, and where the model read part of it as the other family (a
     trouser leg as "upper") those pixels are the product's too. Only enclosed ones, though: a hanger band, a tag or
     floorboards beside the garment are also read as garment now and then, and they lie outside its outline
     (docs/benchmarks.md, "A lone garment keeps what its outline encloses").
     """
-    kept = kept_probability(probs, classes)
     product = kept >= 0.5
     n, labels, stats, _ = cv2.connectedComponentsWithStats(product.astype(np.uint8), connectivity=8)
     if n <= 1:

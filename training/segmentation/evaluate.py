@@ -74,8 +74,16 @@ def dominant_family(classes: np.ndarray) -> tuple[int, ...]:
     return PRODUCT_FAMILIES[int(np.argmax(areas))]
 
 
+def family_overlap(product: np.ndarray, classes: np.ndarray, valid: np.ndarray) -> tuple[int, int]:
+    """Intersection and union (valid pixels) of a ``product`` mask with the labelled dominant family: product IoU's
+    terms, pooled over photos."""
+    fam = np.isin(classes, dominant_family(classes)) & valid
+    return int((product & valid & fam).sum()), int(((product & valid) | fam).sum())
+
+
 class BodyCounter:
-    """``session.body_seen``, counting the photos in which it saw no one: those ``keep=product`` keeps whole."""
+    """``session.body_seen``, counting the photos in which it saw no one: those where ``keep=product`` keeps a lone
+    garment's outline."""
 
     def __init__(self, session) -> None:
         self.session, self.unseen = session, 0
@@ -128,8 +136,9 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
             product, _ = mask_from_probabilities(image, probs, session.groups, "product", body.seen)
             family = dominant_family(classes)
             fam = np.isin(classes, family) & valid
-            sums["p_inter"] += (product & valid & fam).sum()
-            sums["p_union"] += ((product & valid) | fam).sum()
+            inter, union = family_overlap(product, classes, valid)
+            sums["p_inter"] += inter
+            sums["p_union"] += union
             sums["oracle_inter"] += (pred & fam).sum()
             sums["oracle_union"] += ((pred & fam) | fam).sum()
             sums["family_right"] += kept_classes(probs, session.groups, "product") == list(family)
@@ -214,10 +223,8 @@ def closeups(model: str, ccp: Path, limit: int | None = None) -> dict[str, float
         valid = np.asarray(crop).max(axis=2) >= DARK_THRESHOLD
         product, _ = mask_from_probabilities(DecodedImage(crop, None), session.probabilities(crop), session.groups,
                                              "product", body.seen)
-        fam = np.isin(classes, dominant_family(classes)) & valid
-        inter += int((product & valid & fam).sum())
-        union += int(((product & valid) | fam).sum())
-        photos += 1
+        overlap = family_overlap(product, classes, valid)
+        inter, union, photos = inter + overlap[0], union + overlap[1], photos + 1
     return {"closeup_photos": photos, "closeup_product_iou": inter / max(union, 1), "closeup_no_body_seen": body.unseen}
 
 
