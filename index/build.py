@@ -29,7 +29,7 @@ from garment_search.embedding import Embedder
 from garment_search.embedding.querybank import as_served
 from garment_search.images import IMAGE_SUFFIXES, decode_image
 from garment_search.index_file import IndexFile, InvalidIndex
-from garment_search.segmentation import DEFAULT_KEEP, INDEX_TTA, KEEP_CHOICES, embedding_view, load_segmenter
+from garment_search.segmentation import DEFAULT_KEEP, INDEX_TTA, KEEP_CHOICES, embedding_view, load_index_segmenter
 from garment_search.segmentation.sessions import READINGS
 
 MAX_PIXELS = 100_000_000
@@ -68,7 +68,7 @@ def build(images: str, out: str, keep: str = DEFAULT_KEEP, shard: tuple[int, int
           embedder: Embedder | None = None, segmenter_name: str | None = None, path_root: str | None = None,
           tta: bool | str = INDEX_TTA) -> IndexFile:
     embedder = embedder or as_served(Embedder())
-    segmenter = load_segmenter(segmenter_name, tta)
+    segmenter = load_index_segmenter(segmenter_name, tta)
     index = IndexFile(embedder.identity, segmenter.identity, keep)
     previous = None
     if storage.exists(out):

@@ -2,8 +2,12 @@
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from conftest import garment_sessions_with
+from garment_search.images import DecodedImage
+from garment_search.segmentation import mask_from_probabilities
+from garment_search.segmentation.groups import GARMENT_GROUPS
 from garment_search.segmentation.regions import RegionPooling, colour_regions, kmeans_labels, pool_split_over_regions
 
 
@@ -66,11 +70,41 @@ def test_one_colour_in_two_separate_places_is_two_regions() -> None:
     assert set(np.unique(regions[garment])) == {1, 2} and (regions[~garment] == 0).all()
 
 
-def test_the_garment_session_pools_its_split_when_asked_and_says_so_in_its_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_remove_bg_pools_its_split_by_default_and_index_builds_do_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    from garment_search.segmentation.sessions import SPLIT_REGIONS_DEFAULT, new_segmentation_session
+
     monkeypatch.setenv("LONE_GARMENTS", "0")  # its tag, served by default, follows this one in the identity
-    plain, pooled, image = garment_sessions_with(monkeypatch, "SPLIT_REGIONS", "4,1")
-    assert plain.region_pooling is None and pooled.region_pooling == RegionPooling(4, 1.0)
-    assert pooled.identity == plain.identity + "+regions4x1"
-    raw = plain.probabilities(image)
-    np.testing.assert_array_equal(pooled.readings(image), raw)
-    np.testing.assert_allclose(pooled.probabilities(image), pool_split_over_regions(raw, image, RegionPooling(4, 1.0)))
+    served, off, image = garment_sessions_with(monkeypatch, "SPLIT_REGIONS", "0")
+    assert served.region_pooling == SPLIT_REGIONS_DEFAULT == RegionPooling(4, 0.5) and off.region_pooling is None
+    assert served.identity == off.identity + "+regions4x0.5p"
+    raw = off.probabilities(image)
+    np.testing.assert_array_equal(served.readings(image), raw)
+    np.testing.assert_allclose(served.probabilities(image), pool_split_over_regions(raw, image, SPLIT_REGIONS_DEFAULT))
+    masks_maps, pick_maps = served.maps(image)
+    np.testing.assert_allclose(masks_maps, served.probabilities(image))
+    np.testing.assert_array_equal(pick_maps, raw)  # the family pick reads the maps before pooling
+    monkeypatch.delenv("SPLIT_REGIONS")
+    index = new_segmentation_session("garment", tta=False, for_index=True)
+    assert index.region_pooling is None and index.identity == off.identity  # the towers' cut-outs: never pooled
+    monkeypatch.setenv("INDEX_SPLIT_REGIONS", "4,1")
+    pooled_index = new_segmentation_session("garment", tta=False, for_index=True)
+    assert pooled_index.identity == off.identity + "+regions4x1p"
+
+
+def test_keep_product_picks_its_family_on_the_pick_maps_and_cuts_the_pooled_ones() -> None:
+    """Pooling can carry a whole garment across the family line (a skirt read as a dress's lower half); the pick
+    reads the maps before pooling, the mask the pooled ones."""
+    rgb = np.full((100, 60, 3), 120, dtype=np.uint8)
+    pick = np.zeros((4, 100, 60), np.float32)
+    pick[0] = 1.0
+    pick[:, 10:90, 10:50] = 0.0
+    pick[1, 10:60, 10:50] = 0.9  # upper over most of the garment before pooling
+    pick[2, 60:90, 10:50] = 0.9
+    pick[0, 10:90, 10:50] = 0.1
+    pooled = pick.copy()
+    pooled[1, 40:60, 10:50], pooled[2, 40:60, 10:50] = 0.0, 0.9  # pooling hands the middle to the lower garment
+    image = DecodedImage(Image.fromarray(rgb), None)
+    mask, kept = mask_from_probabilities(image, pooled, GARMENT_GROUPS, "product", pick=pick)
+    assert kept == ["upper", "one-piece"]
+    assert mask[15:35, 15:45].all() and not mask[45:85, 15:45].any()
+    assert mask_from_probabilities(image, pooled, GARMENT_GROUPS, "product")[1] == ["lower"]

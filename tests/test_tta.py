@@ -49,7 +49,8 @@ def test_the_shipped_model_takes_any_size_and_records_the_one_it_was_trained_at(
 
 
 def test_the_reading_set_follows_the_setting_and_is_named_in_the_identity(monkeypatch):
-    monkeypatch.setenv("LONE_GARMENTS", "0")  # its tag, served by default, follows this one in the identity
+    monkeypatch.setenv("LONE_GARMENTS", "0")  # their tags, served by default, follow this one in the identity
+    monkeypatch.setenv("SPLIT_REGIONS", "0")
     sessions = {}
     for setting in ("0", "1", "mirror", None):
         if setting is None:
@@ -67,6 +68,7 @@ def test_the_reading_set_follows_the_setting_and_is_named_in_the_identity(monkey
 
 
 def test_tta_maps_are_the_mean_of_each_scale_and_its_mirror_at_the_trained_size():
+    """The readings themselves (``readings``: before any region pooling or head cut)."""
     plain = new_segmentation_session("garment", tta=False)
     tta = new_segmentation_session("garment", tta=True)
     photo = _photo()
@@ -79,19 +81,19 @@ def test_tta_maps_are_the_mean_of_each_scale_and_its_mirror_at_the_trained_size(
         expected.append(np.stack([np.asarray(Image.fromarray(c).resize((240, 320), Image.Resampling.BILINEAR))
                                   for c in both]))
     expected = np.mean(expected, axis=0)
-    got = tta.probabilities(photo)
+    got = tta.readings(photo)
     assert got.shape == (4, 320, 240) and np.abs(got - expected).max() < 1e-5
     assert np.allclose(got.sum(axis=0), 1, atol=1e-4)  # still a distribution over background and the groups
     # plain: one reading (the session fixes the input size, the free-size one here may pick other kernels: on an
     # AMD EPYC the two differ by ~1e-6, so the same 1e-5 as above; another reading differs by > 0.05, below)
-    assert np.abs(plain.probabilities(photo) - _reading(photo, 320, 240)).max() < 1e-5
+    assert np.abs(plain.readings(photo) - _reading(photo, 320, 240)).max() < 1e-5
     # the averaged maps of the mirror image are the mirror of the photo's, unlike the model's alone
-    assert np.abs(tta.probabilities(mirrored)[..., ::-1] - got).max() < 1e-5
-    assert np.abs(plain.probabilities(mirrored)[..., ::-1] - plain.probabilities(photo)).max() > 0.05
+    assert np.abs(tta.readings(mirrored)[..., ::-1] - got).max() < 1e-5
+    assert np.abs(plain.readings(mirrored)[..., ::-1] - plain.readings(photo)).max() > 0.05
     # the mirror reading set: the trained size and its mirror only
     mirror = new_segmentation_session("garment", tta="mirror")
     expected = (_reading(photo, 320, 240) + _reading(mirrored, 320, 240)[..., ::-1]) / 2
-    assert np.abs(mirror.probabilities(photo) - expected).max() < 1e-5
+    assert np.abs(mirror.readings(photo) - expected).max() < 1e-5
 
 
 def test_a_model_exported_at_one_size_only_refuses_tta_at_load(tmp_path, monkeypatch):

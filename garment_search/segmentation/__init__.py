@@ -24,28 +24,35 @@ from garment_search.segmentation.masks import (crop_to_mask, drops_garment, full
 if TYPE_CHECKING:  # the sessions (onnxruntime, rembg) load on first use: training imports the tables alone
     from garment_search.segmentation.sessions import SegmentationSession
 
-__all__ = ["Cutout", "cut_out", "embedding_view", "garment_mask", "mask_for_classes", "mask_from_probabilities", "load_segmenter", "KEEP_CHOICES", "DEFAULT_KEEP", "INDEX_TTA", "SegmentationSession"]
+__all__ = ["Cutout", "cut_out", "embedding_view", "garment_mask", "segmentation_maps", "mask_for_classes", "mask_from_probabilities", "load_segmenter", "load_index_segmenter", "KEEP_CHOICES", "DEFAULT_KEEP", "INDEX_TTA", "SegmentationSession"]
 
 #: Index builds (and the evaluations that stand for them) run offline, so they always cut photos out with the
 #: slower, better test-time-augmented garment maps (``sessions.READINGS["full"]``: 1× and 1.2×, each mirrored);
 #: remove_bg follows SEGMENTATION_TTA (docs/benchmarks.md).
 INDEX_TTA = "full"
 
-_sessions: dict[tuple[str, bool | str | None], SegmentationSession] = {}
+_sessions: dict[tuple[str, bool | str | None, bool], SegmentationSession] = {}
 _lock = threading.Lock()
 
 
-def load_segmenter(name: str | None = None, tta: bool | str | None = None) -> SegmentationSession:
+def load_segmenter(name: str | None = None, tta: bool | str | None = None, for_index: bool = False) -> SegmentationSession:
     """The process-wide session for ``name`` (default ``$SEGMENTATION_MODEL`` or ``garment``), loaded once;
     ``tta`` forces a reading set (``sessions.READINGS`` name; True: ``full``, False: ``off``; default:
-    ``SEGMENTATION_TTA``, auto)."""
+    ``SEGMENTATION_TTA``, auto); ``for_index``: cut out as index builds do (``load_index_segmenter``)."""
     from garment_search.segmentation.sessions import new_segmentation_session
 
     name = name or os.environ.get("SEGMENTATION_MODEL") or "garment"
     with _lock:
-        if (name, tta) not in _sessions:
-            _sessions[name, tta] = new_segmentation_session(name, tta)
-        return _sessions[name, tta]
+        if (name, tta, for_index) not in _sessions:
+            _sessions[name, tta, for_index] = new_segmentation_session(name, tta, for_index)
+        return _sessions[name, tta, for_index]
+
+
+def load_index_segmenter(name: str | None = None, tta: bool | str = INDEX_TTA) -> SegmentationSession:
+    """The session index builds cut the catalogue out with — and everything that must see photos as the index does
+    (the embedding's training crops, its held-out evaluations): ``INDEX_TTA`` readings and the index's region
+    pooling (``INDEX_SPLIT_REGIONS``, off: the served towers were trained on un-pooled cut-outs)."""
+    return load_segmenter(name, tta, for_index=True)
 
 
 def __getattr__(name: str):
@@ -73,8 +80,12 @@ class Cutout:
 
 
 def mask_from_probabilities(image: DecodedImage, probs: np.ndarray, groups: tuple[str, ...], keep: str,
-                            body_seen: Callable[[Image.Image], bool] | None = None) -> tuple[np.ndarray, list[str]]:
+                            body_seen: Callable[[Image.Image], bool] | None = None,
+                            pick: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """Full-resolution boolean keep-mask and the kept group names (transparent source pixels never kept).
+
+    ``keep=product``'s family is picked on ``pick`` (default ``probs``; a session's ``maps`` gives both), the mask
+    cut from ``probs``.
 
     With ``keep=product`` and a ``body_seen`` that finds no one wearing the photo's clothes (a flat lay, a hanger),
     the garment's outline is kept (``masks.lone_garment_probability``): one garment alone is the product, and the
@@ -82,7 +93,7 @@ def mask_from_probabilities(image: DecodedImage, probs: np.ndarray, groups: tupl
     product family's. ``body_seen`` is asked only when the family pick would drop garment pixels."""
     if keep not in KEEP_CHOICES:
         raise ValueError(f"keep must be one of {', '.join(KEEP_CHOICES)}")
-    classes = kept_classes(probs, groups, keep)
+    classes = kept_classes(probs if pick is None else pick, groups, keep)
     kept = kept_probability(probs, classes)
     if (keep == "product" and body_seen is not None and drops_garment(probs, kept)
             and not body_seen(image.rgb)):
@@ -111,7 +122,18 @@ def garment_mask(image: DecodedImage, segmenter: SegmentationSession, keep: str 
     lone-garment rule on (``LONE_GARMENTS``) is asked whether a body is seen; any other, a test's stand-in
     included, takes every photo for a worn one without that check."""
     body_seen = segmenter.body_seen if getattr(segmenter, "lone_garments", False) else None
-    return mask_from_probabilities(image, segmenter.probabilities(image.rgb), segmenter.groups, keep, body_seen)
+    probs, pick = segmentation_maps(segmenter, image.rgb)
+    return mask_from_probabilities(image, probs, segmenter.groups, keep, body_seen, pick)
+
+
+def segmentation_maps(segmenter, rgb: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    """A segmenter's (mask maps, pick maps) (``SegmentationSession.maps``); a stand-in with ``probabilities``
+    alone (the tests') gives its one map for both."""
+    maps = getattr(segmenter, "maps", None)
+    if maps is None:
+        probs = segmenter.probabilities(rgb)
+        return probs, probs
+    return maps(rgb)
 
 
 def cut_out(image: DecodedImage, segmenter: SegmentationSession, keep: str = DEFAULT_KEEP) -> Cutout:

@@ -12,13 +12,16 @@ Regions: the garment pixels (background probability < 0.5) of the photo shrunk t
 k-means on their CIELab colour, each cluster cut into 8-connected components. The background channel, and
 therefore every garment-versus-rest decision, is untouched.
 
-Off by default (``SPLIT_REGIONS``): at 4 colours and weight 0.5 every group IoU rose on every path, but two more
-validation photos of 100 got the wrong family for ``keep=product`` (docs/benchmarks.md, "The group split pooled
-over colour regions").
+remove_bg pools (``SPLIT_REGIONS``, default 4 colours at weight 0.5) and picks ``keep=product``'s family on the maps
+before pooling (``SegmentationSession.maps``): pooled maps mend the product's pixels and every group's, but pooled
+picks flipped the family on two validation photos of 100 (stop 25). Index builds do not pool (``INDEX_SPLIT_REGIONS``,
+off): the served embedding towers were trained on un-pooled cut-outs, and pooled ones cost the search judges
+(docs/benchmarks.md, "Pooled pixels, plain pick (stop 31)").
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import cv2
@@ -44,13 +47,18 @@ class RegionPooling:
 
     @property
     def tag(self) -> str:
-        """Short identity for index files (``+regions4x0.5``; a whole weight drops its ".0": ``+regions8x1``)."""
-        return f"+regions{self.clusters}x{self.weight:g}"
+        """Short identity for index files (``+regions4x0.5p``; a whole weight drops its ".0": ``+regions8x1p``); the
+        ``p`` says ``keep=product``'s family is picked on the maps before pooling (stop 31; stop 25's pooling picked
+        on the pooled maps and was never served)."""
+        return f"+regions{self.clusters}x{self.weight:g}p"
 
     @classmethod
-    def from_env(cls) -> RegionPooling | None:
-        """``SPLIT_REGIONS=K,W`` (e.g. ``8,1``); unset, empty or ``0`` turns pooling off."""
-        values = env_numbers("SPLIT_REGIONS", (int, float), "'K,W' (clusters, weight)", "8,1",
+    def from_env(cls, variable: str = "SPLIT_REGIONS", default: RegionPooling | None = None) -> RegionPooling | None:
+        """``SPLIT_REGIONS=K,W`` (e.g. ``8,1``) or ``INDEX_SPLIT_REGIONS``; ``default`` when unset or empty, ``0`` or
+        ``off`` turns pooling off."""
+        if not os.environ.get(variable, "").strip():
+            return default
+        values = env_numbers(variable, (int, float), "'K,W' (clusters, weight)", "8,1",
                              valid=lambda k, w: k >= 1 and 0.0 <= w <= 1.0, needs="K ≥ 1 and 0 ≤ W ≤ 1")
         return cls(*values) if values else None
 

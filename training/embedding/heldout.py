@@ -21,7 +21,7 @@ validation photos above, their dominant garment's pattern (``ccp_pattern_labels.
 (``ccp_shopper_queries.json``, ``shopper_mrr``), MRR of the photo; and such free text for clothing-small
 validation photos (``clothing_shopper_queries.json``).
 Photos go through the index builder's path (``embedding_view``, remove_bg's cut-out cropped to the garment, maps
-test-time-augmented: ``INDEX_TTA``).
+test-time-augmented, not region-pooled: ``load_index_segmenter``).
 
 ``pack`` stores every view already resized as the embedder's preprocessing resizes it (longest side to the model's
 input, black padding; JPEG) and the frozen text transformer's pooled output for every query, so ``rank`` needs
@@ -67,24 +67,31 @@ class MemoisedSegmenter:
 
     def __init__(self, session) -> None:
         self.session = session
-        self._maps: dict[bytes, np.ndarray] = {}
+        self._maps: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
 
-    def probabilities(self, rgb: Image.Image) -> np.ndarray:
+    def maps(self, rgb: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+        from garment_search.segmentation import segmentation_maps
+
         key = content_key(rgb)
         if key not in self._maps:
-            self._maps[key] = self.session.probabilities(rgb)
-        return self._maps[key].copy()
+            self._maps[key] = segmentation_maps(self.session, rgb)
+        probs, pick = self._maps[key]
+        copy = probs.copy()  # a caller changing its copy must not change what the next caller gets
+        return copy, (copy if pick is probs else pick.copy())
+
+    def probabilities(self, rgb: Image.Image) -> np.ndarray:
+        return self.maps(rgb)[0]
 
     def __getattr__(self, name: str):  # groups, identity, tta: the session's own
         return getattr(self.session, name)
 
 
 def index_segmenter() -> MemoisedSegmenter:
-    """The garment segmenter as the index builder cuts photos out (``INDEX_TTA``), memoised: what every
+    """The garment segmenter as the index builder cuts photos out (``load_index_segmenter``), memoised: what every
     evaluation of search quality cuts its photos with."""
-    from garment_search.segmentation import INDEX_TTA, load_segmenter
+    from garment_search.segmentation import load_index_segmenter
 
-    return MemoisedSegmenter(load_segmenter(tta=INDEX_TTA))
+    return MemoisedSegmenter(load_index_segmenter())
 
 
 def views_by_mode(images: list, modes: list[str], segmenter) -> dict[str, list[tuple[Image.Image, bool]]]:

@@ -59,11 +59,11 @@ def build_crops(args) -> Crops:
     the index does. A cache built for one tower size trains towers of any size (augmentation resamples)."""
     path, views = args.run / CROPS_FILE, args.run / PRODUCT_VIEWS_FILE
     if not path.exists() or (args.ccp_product_views and not views.exists()):
-        from garment_search.segmentation import INDEX_TTA, load_segmenter
+        from garment_search.segmentation import load_index_segmenter
         from training.segmentation.data import TRAIN_IDS
 
         size = crop_size(tower_input_size(args.model))
-        segmenter = load_segmenter("garment", INDEX_TTA)  # cut out as the index builder cuts the catalogue
+        segmenter = load_index_segmenter("garment")  # cut out as the index builder cuts the catalogue
         if not path.exists():
             crops = ccp_crops(args.datasets / "ccp", TRAIN_IDS, size) + clothing_crops(
                 args.datasets / "clothing-small" / "train", segmenter, size)

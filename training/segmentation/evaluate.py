@@ -47,7 +47,7 @@ import numpy as np
 from PIL import Image
 
 from garment_search.images import DecodedImage, load_image_file
-from garment_search.segmentation import mask_for_classes, mask_from_probabilities
+from garment_search.segmentation import mask_for_classes, mask_from_probabilities, segmentation_maps
 from garment_search.segmentation.groups import (CCP_HEAD_COVERINGS, CCP_SKIN_HAIR, CLASS_NAMES,
                                                 GARMENT_GROUPS, PRODUCT_FAMILIES)
 from garment_search.segmentation.masks import kept_classes
@@ -109,7 +109,7 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
         classes = table[raw]
         valid = np.asarray(image.rgb).max(axis=2) >= DARK_THRESHOLD
         start = time.perf_counter()
-        probs = session.probabilities(image.rgb)
+        probs, pick = segmentation_maps(session, image.rgb)
         garments, _ = mask_from_probabilities(image, probs, session.groups, "garments")
         seconds.append(time.perf_counter() - start)
         truth = (classes > 0) & valid
@@ -133,7 +133,7 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
             small = np.asarray(Image.fromarray(classes.astype(np.uint8)).resize(probs.shape[:0:-1], Image.NEAREST))
             np.add.at(confusion, (small.ravel(), probs.argmax(0).ravel()), 1)
         if len(session.groups) > 1:
-            product, _ = mask_from_probabilities(image, probs, session.groups, "product", body.seen)
+            product, _ = mask_from_probabilities(image, probs, session.groups, "product", body.seen, pick)
             family = dominant_family(classes)
             fam = np.isin(classes, family) & valid
             inter, union = family_overlap(product, classes, valid)
@@ -141,7 +141,7 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
             sums["p_union"] += union
             sums["oracle_inter"] += (pred & fam).sum()
             sums["oracle_union"] += ((pred & fam) | fam).sum()
-            sums["family_right"] += kept_classes(probs, session.groups, "product") == list(family)
+            sums["family_right"] += kept_classes(pick, session.groups, "product") == list(family)
             told, _ = mask_for_classes(image, probs, session.groups, list(family))
             sums["told_inter"] += (told & valid & fam).sum()
             sums["told_union"] += ((told & valid) | fam).sum()
@@ -221,8 +221,9 @@ def closeups(model: str, ccp: Path, limit: int | None = None) -> dict[str, float
         if not (classes > 0).any():
             continue
         valid = np.asarray(crop).max(axis=2) >= DARK_THRESHOLD
-        product, _ = mask_from_probabilities(DecodedImage(crop, None), session.probabilities(crop), session.groups,
-                                             "product", body.seen)
+        probs, pick = segmentation_maps(session, crop)
+        product, _ = mask_from_probabilities(DecodedImage(crop, None), probs, session.groups, "product", body.seen,
+                                             pick)
         overlap = family_overlap(product, classes, valid)
         inter, union, photos = inter + overlap[0], union + overlap[1], photos + 1
     return {"closeup_photos": photos, "closeup_product_iou": inter / max(union, 1), "closeup_no_body_seen": body.unseen}
@@ -242,13 +243,13 @@ def flat_lays(model: str, root: Path, limit: int | None = None) -> dict[str, flo
         group = FOLDER_GROUPS[folder.name]
         for path in sorted(folder.iterdir())[:limit]:
             image = load_image_file(path)
-            probs = session.probabilities(image.rgb)
+            probs, pick = segmentation_maps(session, image.rgb)
             garment = probs[0] < 0.5
             votes = np.bincount(probs[1:].argmax(0)[garment], minlength=len(GARMENT_GROUPS))
             right[folder.name].append(garment.any() and int(votes.argmax()) + 1 == group)
-            family[folder.name].append(group in kept_classes(probs, session.groups, "product"))
+            family[folder.name].append(group in kept_classes(pick, session.groups, "product"))
             garments, _ = mask_from_probabilities(image, probs, session.groups, "garments")
-            product, _ = mask_from_probabilities(image, probs, session.groups, "product", body.seen)
+            product, _ = mask_from_probabilities(image, probs, session.groups, "product", body.seen, pick)
             whole.append((product & garments).sum() >= PRODUCT_KEEPS_WHOLE * garments.sum())
     every = [v for votes in right.values() for v in votes]
     out: dict[str, float | str] = {

@@ -74,7 +74,7 @@ def write_flat_lays(clothing_train: Path, ccp: Path, out: Path, segmenter, per_f
 
 
 def main() -> None:
-    from garment_search.segmentation import INDEX_TTA, load_segmenter
+    from garment_search.segmentation import load_index_segmenter
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clothing", type=Path, default=Path("../shared/datasets/clothing-small/train"))
@@ -88,7 +88,7 @@ def main() -> None:
     args = ap.parse_args()
     folders = tuple(args.folders)
     per_folder = per_group_counts(folders, args.per_group) if args.per_group else args.per_folder
-    counts = write_flat_lays(args.clothing, args.ccp, args.out, load_segmenter(tta=INDEX_TTA), per_folder,
+    counts = write_flat_lays(args.clothing, args.ccp, args.out, load_index_segmenter(), per_folder,
                              args.height, folders=folders)
     print(f"{sum(counts.values())} photos written to {args.out}: {counts}")
 

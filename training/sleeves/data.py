@@ -15,7 +15,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from garment_search.images import load_image_file
-from garment_search.segmentation import INDEX_TTA, embedding_view, load_segmenter
+from garment_search.segmentation import embedding_view, load_index_segmenter
 from garment_search.sleeves import SLEEVES, shows_top, square_view
 from training.embedding.data import class_photos
 from training.segmentation.data import ccp_files
@@ -27,7 +27,7 @@ CLOTHING_SLEEVES = {"longsleeve": SLEEVES.index("long"), "t-shirt": SLEEVES.inde
 
 def build_views(ccp: Path, ccp_ids: range, clothing_split: Path, out: Path) -> None:
     """Write ``out`` (.npz): views (N×sleeves.VIEW_SIZE²×3 uint8), sleeve labels, and source names."""
-    segmenter = load_segmenter(None, INDEX_TTA)
+    segmenter = load_index_segmenter()
     labeller = SleeveLabeller.for_ccp(ccp)
     items: list[tuple[Path, int, str]] = []
     for img, lab in ccp_files(ccp, ccp_ids):
