@@ -91,20 +91,34 @@ def test_remove_bg_pools_its_split_by_default_and_index_builds_do_not(monkeypatc
     assert pooled_index.identity == off.identity + "+regions4x1p"
 
 
-def test_keep_product_picks_its_family_on_the_pick_maps_and_cuts_the_pooled_ones() -> None:
-    """Pooling can carry a whole garment across the family line (a skirt read as a dress's lower half); the pick
-    reads the maps before pooling, the mask the pooled ones."""
-    rgb = np.full((100, 60, 3), 120, dtype=np.uint8)
+def _pick_and_pooled(middle_to_lower: slice) -> tuple[DecodedImage, np.ndarray, np.ndarray]:
+    """A garment that the pick maps read as upper over rows 10–60 and lower over rows 60–90; the pooled maps hand
+    ``middle_to_lower`` rows of the upper part to the lower garment."""
     pick = np.zeros((4, 100, 60), np.float32)
     pick[0] = 1.0
     pick[:, 10:90, 10:50] = 0.0
-    pick[1, 10:60, 10:50] = 0.9  # upper over most of the garment before pooling
+    pick[1, 10:60, 10:50] = 0.9
     pick[2, 60:90, 10:50] = 0.9
     pick[0, 10:90, 10:50] = 0.1
     pooled = pick.copy()
-    pooled[1, 40:60, 10:50], pooled[2, 40:60, 10:50] = 0.0, 0.9  # pooling hands the middle to the lower garment
-    image = DecodedImage(Image.fromarray(rgb), None)
+    pooled[1, middle_to_lower, 10:50], pooled[2, middle_to_lower, 10:50] = 0.0, 0.9
+    return DecodedImage(Image.fromarray(np.full((100, 60, 3), 120, np.uint8)), None), pick, pooled
+
+
+def test_keep_product_picks_its_family_on_the_pick_maps_and_cuts_the_pooled_ones() -> None:
+    """The pick reads the maps before pooling, the mask the pooled ones (pooling moved rows 52–60 to the skirt)."""
+    image, pick, pooled = _pick_and_pooled(slice(52, 60))
     mask, kept = mask_from_probabilities(image, pooled, GARMENT_GROUPS, "product", pick=pick)
     assert kept == ["upper", "one-piece"]
-    assert mask[15:35, 15:45].all() and not mask[45:85, 15:45].any()
+    assert mask[15:48, 15:45].all() and not mask[55:85, 15:45].any()
+
+
+def test_pooling_that_would_carry_the_garment_across_the_family_line_leaves_the_product_on_the_pick_maps() -> None:
+    """Where the pooled maps would pick the other family (here they hand most of the top to the skirt; on the shop's
+    photos a whole tunic), the picked family's pooled map is nearly or wholly empty: the mask is cut from the pick
+    maps instead, so a photo with a garment never answers all black."""
+    image, pick, pooled = _pick_and_pooled(slice(25, 60))
     assert mask_from_probabilities(image, pooled, GARMENT_GROUPS, "product")[1] == ["lower"]
+    mask, kept = mask_from_probabilities(image, pooled, GARMENT_GROUPS, "product", pick=pick)
+    assert kept == ["upper", "one-piece"]
+    assert mask[15:55, 15:45].all() and not mask[65:85, 15:45].any()

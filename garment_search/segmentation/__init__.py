@@ -85,7 +85,8 @@ def mask_from_probabilities(image: DecodedImage, probs: np.ndarray, groups: tupl
     """Full-resolution boolean keep-mask and the kept group names (transparent source pixels never kept).
 
     ``keep=product``'s family is picked on ``pick`` (default ``probs``; a session's ``maps`` gives both), the mask
-    cut from ``probs``.
+    cut from ``probs`` — unless ``probs`` would pick the other family: then the whole garment was moved across the
+    family line by region pooling, and the mask is cut from ``pick`` (a pooled map of the picked family can be empty).
 
     With ``keep=product`` and a ``body_seen`` that finds no one wearing the photo's clothes (a flat lay, a hanger),
     the garment's outline is kept (``masks.lone_garment_probability``): one garment alone is the product, and the
@@ -94,6 +95,8 @@ def mask_from_probabilities(image: DecodedImage, probs: np.ndarray, groups: tupl
     if keep not in KEEP_CHOICES:
         raise ValueError(f"keep must be one of {', '.join(KEEP_CHOICES)}")
     classes = kept_classes(probs if pick is None else pick, groups, keep)
+    if pick is not None and keep == "product" and kept_classes(probs, groups, keep) != classes:
+        probs = pick  # pooling would carry the garment across the family line, and the picked family's map empty
     kept = kept_probability(probs, classes)
     if (keep == "product" and body_seen is not None and drops_garment(probs, kept)
             and not body_seen(image.rgb)):

@@ -272,7 +272,7 @@ LONE_GARMENTS_DEFAULT = True
 
 #: How remove_bg's masks pool the group split over colour regions (``SPLIT_REGIONS`` unset): a plain dress decided as
 #: one garment, not a top over a skirt. On since stop 31, with ``keep=product``'s family picked before pooling: on CCP
-#: validation product IoU 0.7687 → 0.7741 on CPUs (mirror) and 0.8030 → 0.8071 on GPUs, every group higher on both
+#: validation product IoU 0.7687 → 0.7739 on CPUs (mirror) and 0.8030 → 0.8085 on GPUs, every group higher on both
 #: paths (docs/benchmarks.md, "Pooled pixels, plain pick").
 SPLIT_REGIONS_DEFAULT = RegionPooling(clusters=4, weight=0.5)
 #: How index builds pool (``INDEX_SPLIT_REGIONS`` unset): not at all. The served embedding towers were trained on
