@@ -51,3 +51,53 @@ def test_a_worn_close_up_is_the_person_s_torso_without_head_or_legs():
     labels[0:10, 0:300] = 3  # at the photo's edges the box stops there
     left, top, right, bottom = evaluate.torso_box(labels)
     assert (left, right) == (0, 300) and 0 < top < bottom <= 10
+
+
+class _ColourGroups:
+    """Reads garments by colour: red upper, blue lower, green one-piece (``all_upper``: every garment pixel upper)."""
+
+    groups = GARMENT_GROUPS
+    identity = "colour-groups"
+
+    def __init__(self, all_upper: bool) -> None:
+        self.all_upper = all_upper
+
+    def probabilities(self, rgb: Image.Image) -> np.ndarray:
+        a = np.asarray(rgb).astype(int)
+        group = np.select([a[..., 0] > 150, a[..., 2] > 150, a[..., 1] > 150], [1, 2, 3], 0)
+        if self.all_upper:
+            group = np.where(group > 0, 1, 0)
+        probs = np.zeros((4, *group.shape), np.float32)
+        probs[0] = np.where(group > 0, 0.1, 1.0)
+        for c in (1, 2, 3):
+            probs[c][group == c] = 0.9
+        return probs
+
+    def body_seen(self, rgb: Image.Image) -> bool:
+        return True
+
+
+def test_the_product_row_counts_the_other_garment_it_keeps(tmp_path, monkeypatch):
+    """A shirt over a skirt: a model that reads the whole outfit as upper keeps the skirt with the shirt (the trousers
+    under a tunic), one that splits them right keeps none of it."""
+    import json
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "label_names.json").write_text(json.dumps({"0": "null", "1": "shirt", "2": "skirt", "3": "dress",
+                                                           "4": "skin"}))
+    for number, parts in ((601, ((1, (220, 40, 40), 20, 60), (2, (40, 40, 220), 60, 100))),
+                          (602, ((3, (40, 220, 40), 20, 100),))):
+        photo = np.full((120, 80, 3), 120, np.uint8)
+        labels = np.zeros((120, 80), np.uint8)
+        photo[5:20, 30:50], labels[5:20, 30:50] = (200, 160, 140), 4
+        for label, colour, top, bottom in parts:
+            photo[top:bottom, 20:60], labels[top:bottom, 20:60] = colour, label
+        Image.fromarray(photo).save(tmp_path / "images" / f"{number:04d}.jpg", quality=100)
+        Image.fromarray(labels).save(tmp_path / "labels" / f"{number:04d}.png")
+    rows = {}
+    for all_upper in (True, False):
+        monkeypatch.setattr(evaluate, "new_segmentation_session", lambda name, a=all_upper: _ColourGroups(a))
+        rows[all_upper] = evaluate.evaluate("garment", tmp_path)
+    assert rows[True]["product_other_family_kept"] > 0.9
+    assert rows[False]["product_other_family_kept"] < 0.05

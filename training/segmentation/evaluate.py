@@ -15,7 +15,8 @@ original is nearly black (max channel < 40) are ignored: a black garment on blac
 - where product IoU is lost: the share of photos whose dominant family the model picks right; the product IoU
   when the labelled family is kept instead of the model's pick (what a right pick alone would give); and the IoU
   of a perfect family split of the ``garments`` mask (garments mask ∩ labelled family: the ceiling the
-  garment-versus-rest mask allows)
+  garment-versus-rest mask allows); and the share of the other family's labelled garment pixels (the trousers under
+  a displayed tunic) that the ``product`` mask keeps
 - <group> IoU: the mask for ``keep=<group>`` against that group's labels; with where it is lost: the photos
   labelled with the group, the IoU of a perfect group split of the ``garments`` mask (garments mask ∩ the group's
   labels: the ceiling the garment-versus-rest mask allows), and the share of the kept pixels that lie in photos
@@ -139,6 +140,9 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
             inter, union = family_overlap(product, classes, valid)
             sums["p_inter"] += inter
             sums["p_union"] += union
+            other = (classes > 0) & ~np.isin(classes, family) & valid
+            sums["p_other_kept"] += (product & other).sum()
+            sums["p_other_total"] += other.sum()
             sums["oracle_inter"] += (pred & fam).sum()
             sums["oracle_union"] += ((pred & fam) | fam).sum()
             sums["family_right"] += kept_classes(pick, session.groups, "product") == list(family)
@@ -176,6 +180,7 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
         out["product_family_right"] = sums["family_right"] / len(seconds)
         out["product_iou_family_told"] = sums["told_inter"] / sums["told_union"]
         out["product_iou_perfect_family_split"] = sums["oracle_inter"] / sums["oracle_union"]
+        out["product_other_family_kept"] = sums["p_other_kept"] / max(sums["p_other_total"], 1)
         out["product_photos_kept_whole"] = body.unseen
         for g in GARMENT_GROUPS:
             out[f"{g}_iou"] = sums[f"{g}_inter"] / sums[f"{g}_union"]
