@@ -94,8 +94,9 @@ def mask_from_probabilities(image: DecodedImage, probs: np.ndarray, groups: tupl
     product family's. ``body_seen`` is asked only when the family pick would drop garment pixels."""
     if keep not in KEEP_CHOICES:
         raise ValueError(f"keep must be one of {', '.join(KEEP_CHOICES)}")
-    classes = kept_classes(probs if pick is None else pick, groups, keep)
-    if pick is not None and keep == "product" and kept_classes(probs, groups, keep) != classes:
+    pooled = pick is not None and pick is not probs
+    classes = kept_classes(pick if pooled else probs, groups, keep)
+    if pooled and keep == "product" and kept_classes(probs, groups, keep) != classes:
         probs = pick  # pooling would carry the garment across the family line, and the picked family's map empty
     kept = kept_probability(probs, classes)
     if (keep == "product" and body_seen is not None and drops_garment(probs, kept)
@@ -130,8 +131,8 @@ def garment_mask(image: DecodedImage, segmenter: SegmentationSession, keep: str 
 
 
 def segmentation_maps(segmenter, rgb: Image.Image) -> tuple[np.ndarray, np.ndarray]:
-    """A segmenter's (mask maps, pick maps) (``SegmentationSession.maps``); a stand-in with ``probabilities``
-    alone (the tests') gives its one map for both."""
+    """A segmenter's (mask maps, pick maps): its ``maps`` where it has them (``GarmentSession``: pooled and plain),
+    else its one map for both (the person baseline, the tests' stand-ins)."""
     maps = getattr(segmenter, "maps", None)
     if maps is None:
         probs = segmenter.probabilities(rgb)

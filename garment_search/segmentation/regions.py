@@ -13,7 +13,7 @@ k-means on their CIELab colour, each cluster cut into 8-connected components. Th
 therefore every garment-versus-rest decision, is untouched.
 
 remove_bg pools (``SPLIT_REGIONS``, default 4 colours at weight 0.5) and picks ``keep=product``'s family on the maps
-before pooling (``SegmentationSession.maps``): pooled maps mend the product's pixels and every group's, but pooled
+before pooling (``GarmentSession.maps``): pooled maps mend the product's pixels and every group's, but pooled
 picks flipped the family on two validation photos of 100 (stop 25). Index builds do not pool (``INDEX_SPLIT_REGIONS``,
 off): the served embedding towers were trained on un-pooled cut-outs, and pooled ones cost the search judges
 (docs/benchmarks.md, "Pooled pixels, plain pick (stop 31)").

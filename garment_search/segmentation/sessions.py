@@ -84,14 +84,9 @@ class SegmentationSession(BaseSession):
 
     def probabilities(self, rgb: Image.Image) -> np.ndarray:
         """(1 + len(groups), h, w) float32 probabilities at model resolution; channel 0 is background. The maps
-        every mask is cut from."""
+        every mask is cut from; a session that picks ``keep=product``'s family on other maps also has ``maps``
+        (read through ``segmentation.segmentation_maps``)."""
         raise NotImplementedError
-
-    def maps(self, rgb: Image.Image) -> tuple[np.ndarray, np.ndarray]:
-        """(the maps masks are cut from, the maps ``keep=product``'s family is picked on): one map twice unless the
-        session pools its group split (``region_pooling``)."""
-        probs = self.probabilities(rgb)
-        return probs, probs
 
     def body_seen(self, rgb: Image.Image) -> bool:
         """Whether someone wears the clothes in ``rgb`` (``pose.body_seen``), asked only by ``keep=product``

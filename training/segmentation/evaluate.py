@@ -136,11 +136,12 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
         if len(session.groups) > 1:
             product, _ = mask_from_probabilities(image, probs, session.groups, "product", body.seen, pick)
             family = dominant_family(classes)
-            fam = np.isin(classes, family) & valid
+            in_family = np.isin(classes, family)
+            fam = in_family & valid
             inter, union = family_overlap(product, classes, valid)
             sums["p_inter"] += inter
             sums["p_union"] += union
-            other = (classes > 0) & ~np.isin(classes, family) & valid
+            other = (classes > 0) & ~in_family & valid
             sums["p_other_kept"] += (product & other).sum()
             sums["p_other_total"] += other.sum()
             sums["oracle_inter"] += (pred & fam).sum()

@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from garment_search.images import load_image_file
+from garment_search.segmentation import segmentation_maps
 from garment_search.segmentation.groups import LOWER, ONE_PIECE, PRODUCT_FAMILIES, UPPER
 from garment_search.segmentation.sessions import new_segmentation_session
 from training.segmentation.data import VAL_IDS, ccp_class_table, ccp_files, fold_ids
@@ -60,7 +61,7 @@ def collect(models: list[tuple[str, list[int]]], ccp: Path) -> dict[str, np.ndar
         for img_path, lab_path in ccp_files(ccp, ids):
             classes = table[np.asarray(Image.open(lab_path))]
             family = dominant_family(classes)
-            rows["features"].append(map_features(session.maps(load_image_file(img_path).rgb)[1]))  # the pick's maps
+            rows["features"].append(map_features(segmentation_maps(session, load_image_file(img_path).rgb)[1]))  # pick maps
             rows["top"].append(family == PRODUCT_FAMILIES[0])
             rows["weight"].append(float(np.isin(classes, family).mean()))
             rows["ids"].append(int(img_path.stem))
