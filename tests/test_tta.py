@@ -13,7 +13,7 @@ pytest.importorskip("onnxruntime")
 
 import onnxruntime as ort  # noqa: E402
 
-from garment_search.segmentation.sessions import (GARMENT_MODEL_FILE, GPU_PROVIDERS, TTA_SCALES,  # noqa: E402
+from garment_search.segmentation.sessions import (GARMENT_MODEL_FILE, GPU_PROVIDERS, READINGS, TTA_SCALES,  # noqa: E402
                                                   _normalise, new_segmentation_session)
 
 MODEL = GARMENT_MODEL_FILE
@@ -175,7 +175,7 @@ def test_a_close_up_keeps_its_garment_with_every_reading(catalogue, prefix, suff
     (photo,) = [p for name, photos in catalogue.items() if name.startswith(prefix) for p in photos
                 if p.name.endswith(suffix)]
     image = load_image_file(photo)
-    for tta in ("off", "mirror", "full"):
+    for tta in READINGS:
         session = new_segmentation_session("garment", tta=tta)
         mask, _ = mask_from_probabilities(image, session.probabilities(image.rgb), session.groups, "product")
         assert mask.mean() > 0.2, (photo.name, tta)

@@ -45,11 +45,13 @@ def _normalise(rgb: Image.Image, size: tuple[int, int]) -> np.ndarray:
 #: averaged. A garment looks the same mirrored and a little larger, the model's mistakes need not; on CCP validation
 #: (docs/benchmarks.md, "Test-time augmentation") mirroring lifted product IoU 0.734 → 0.756 and the 1.2× reading
 #: 0.756 → 0.773, while a 0.8× reading lowered it. ``full`` (four model passes) is for where inference is cheap (a
-#: GPU, the offline index builder); ``mirror`` (two) is the most remove_bg's CPU latency budget affords.
+#: GPU, the offline index builder); ``mirror`` (two) is the most remove_bg's CPU latency budget affords; ``pair``
+#: (the trained size and 1.2×, unmirrored: ~2.4 passes' time) is stop 32's candidate for it.
 READINGS: dict[str, tuple[tuple[float, ...], bool]] = {
     "off": ((1.0,), False),
     "mirror": ((1.0,), True),
     "full": ((1.0, 1.2), True),
+    "pair": ((1.0, 1.2), False),
 }
 TTA_SCALES = READINGS["full"][0]
 #: Averaged readings must not erase a garment the plain reading keeps: a close-up that fills the frame can read as
