@@ -52,17 +52,18 @@ def test_the_reading_set_follows_the_setting_and_is_named_in_the_identity(monkey
     monkeypatch.setenv("LONE_GARMENTS", "0")  # their tags, served by default, follow this one in the identity
     monkeypatch.setenv("SPLIT_REGIONS", "0")
     sessions = {}
-    for setting in ("0", "1", "mirror", None):
+    for setting in ("0", "1", "mirror", "pair", None):
         if setting is None:
             monkeypatch.delenv("SEGMENTATION_TTA", raising=False)
         else:
             monkeypatch.setenv("SEGMENTATION_TTA", setting)
         sessions[setting] = new_segmentation_session("garment")
     on_gpu = sessions[None].inner_session.get_providers()[0] in GPU_PROVIDERS
-    assert [s.tta for s in sessions.values()] == ["off", "full", "mirror", "full" if on_gpu else "mirror"]
+    assert [s.tta for s in sessions.values()] == ["off", "full", "mirror", "pair", "full" if on_gpu else "mirror"]
     plain = sessions["0"]
     assert sessions["1"].identity == plain.identity + "+tta3"  # an index records which way its photos were cut out
     assert sessions["mirror"].identity == plain.identity + "+mirror3"
+    assert sessions["pair"].identity == plain.identity + "+pair3"
     monkeypatch.setenv("SEGMENTATION_TTA", "1")
     assert new_segmentation_session("u2netp").tta == "off"  # the person baseline is left as rembg has it
 
@@ -94,6 +95,13 @@ def test_tta_maps_are_the_mean_of_each_scale_and_its_mirror_at_the_trained_size(
     mirror = new_segmentation_session("garment", tta="mirror")
     expected = (_reading(photo, 320, 240) + _reading(mirrored, 320, 240)[..., ::-1]) / 2
     assert np.abs(mirror.readings(photo) - expected).max() < 1e-5
+    # the pair: the trained size and 1.2×, neither mirrored
+    pair = new_segmentation_session("garment", tta="pair")
+    enlarged = _reading(photo, round(320 * TTA_SCALES[1]), round(240 * TTA_SCALES[1]))
+    enlarged = np.stack([np.asarray(Image.fromarray(c).resize((240, 320), Image.Resampling.BILINEAR))
+                         for c in enlarged])
+    expected = (_reading(photo, 320, 240) + enlarged) / 2
+    assert np.abs(pair.readings(photo) - expected).max() < 1e-5
 
 
 def test_a_model_exported_at_one_size_only_refuses_tta_at_load(tmp_path, monkeypatch):
@@ -121,6 +129,7 @@ def test_a_model_exported_at_one_size_only_refuses_tta_at_load(tmp_path, monkeyp
     ("Mirror", ["CUDAExecutionProvider"], "mirror"),
     ("off", ["CUDAExecutionProvider", "CPUExecutionProvider"], "off"),
     ("0", ["CPUExecutionProvider"], "off"),
+    ("pair", ["CPUExecutionProvider"], "pair"),  # an option, never auto's choice
 ])
 def test_tta_default_follows_the_hardware(monkeypatch, setting, providers, wanted):
     from garment_search.segmentation.sessions import tta_wanted
@@ -136,7 +145,7 @@ def test_a_misspelt_tta_setting_is_refused(monkeypatch):
     from garment_search.segmentation.sessions import tta_wanted
 
     monkeypatch.setenv("SEGMENTATION_TTA", "sometimes")
-    with pytest.raises(ValueError, match="auto, 1, mirror or 0"):
+    with pytest.raises(ValueError, match="auto, 1, mirror, pair or 0"):
         tta_wanted(["CPUExecutionProvider"])
 
 

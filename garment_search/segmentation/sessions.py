@@ -46,7 +46,8 @@ def _normalise(rgb: Image.Image, size: tuple[int, int]) -> np.ndarray:
 #: (docs/benchmarks.md, "Test-time augmentation") mirroring lifted product IoU 0.734 → 0.756 and the 1.2× reading
 #: 0.756 → 0.773, while a 0.8× reading lowered it. ``full`` (four model passes) is for where inference is cheap (a
 #: GPU, the offline index builder); ``mirror`` (two) is the most remove_bg's CPU latency budget affords; ``pair``
-#: (the trained size and 1.2×, unmirrored: ~2.4 passes' time) is stop 32's candidate for it.
+#: (the trained size and 1.2×, unmirrored: ~2.4 passes' time) is an option, refused as the CPU default in stop 32
+#: (lone garments kept whole fell; its product IoU gain was a different family pick on a few photos).
 READINGS: dict[str, tuple[tuple[float, ...], bool]] = {
     "off": ((1.0,), False),
     "mirror": ((1.0,), True),
@@ -321,9 +322,9 @@ CPU_READINGS = "mirror"
 
 
 def tta_wanted(providers: list[str]) -> str:
-    """The ``READINGS`` name ``SEGMENTATION_TTA`` asks for: ``1``/``full``, ``mirror``, ``0``/``off`` force one;
-    ``auto`` (default) averages every augmented reading when the model runs on a GPU and ``CPU_READINGS`` on CPUs,
-    where more passes would break remove_bg's latency budget."""
+    """The ``READINGS`` name ``SEGMENTATION_TTA`` asks for: ``1``/``full``, ``mirror``, ``pair``, ``0``/``off``
+    force one; ``auto`` (default) averages every augmented reading when the model runs on a GPU and
+    ``CPU_READINGS`` on CPUs, where more passes would break remove_bg's latency budget."""
     raw = os.environ.get("SEGMENTATION_TTA", "").strip().lower()
     if raw in ("", "auto"):
         return "full" if providers and providers[0] in GPU_PROVIDERS else CPU_READINGS
@@ -333,4 +334,4 @@ def tta_wanted(providers: list[str]) -> str:
         return "full"
     if raw in {"0", "false", "no"}:
         return "off"
-    raise ValueError(f"SEGMENTATION_TTA must be auto, 1, mirror or 0, not {raw!r}.")
+    raise ValueError(f"SEGMENTATION_TTA must be auto, 1, mirror, pair or 0, not {raw!r}.")
