@@ -23,6 +23,7 @@ import threading
 import time
 from pathlib import Path
 
+from bench.machine import machine_line
 from bench.remove_bg import REPO, serve_directory, start_function
 from garment_search.catalogue import product_photos, sample_dir
 
@@ -93,7 +94,7 @@ def main() -> None:
             proc.wait(10)
         origin.shutdown()
 
-    print(f"{args.users} clients per function, {args.seconds} s each, {os.cpu_count()} CPU cores\n")
+    print(f"{args.users} clients per function, {args.seconds} s each, {machine_line()}\n")
     print("| function | requests | errors | req/s | p50 ms | p95 ms | p99 ms | RSS after 10 s | RSS at end | growth |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     failed = False

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import requests
 
+from bench.machine import machine_line
 from garment_search.catalogue import product_photos, sample_dir
 from garment_search.images import load_image_file
 from garment_search.segmentation import cut_out, load_segmenter
@@ -90,7 +91,7 @@ def main() -> None:
         origin.shutdown()
     p50, p95 = statistics.median(http_s), percentile(http_s, 95)
     b50, b95 = statistics.median(bare_s), percentile(bare_s, 95)
-    print(f"model {segmenter.identity}, {len(photos)} sample photos, {os.cpu_count()} CPUs")
+    print(f"model {segmenter.identity}, {len(photos)} sample photos, {machine_line()}")
     print("| measure | p50 | p95 |")
     print("|---|---|---|")
     print(f"| end-to-end HTTP (fetch + decode + segment + encode) | {p50 * 1000:.0f} ms | {p95 * 1000:.0f} ms |")

@@ -16,6 +16,7 @@ import time
 import numpy as np
 import requests
 
+from bench.machine import machine_line
 from bench.remove_bg import percentile, start_function
 from garment_search.config import REPO_ROOT
 from garment_search.embedding import Embedder
@@ -92,7 +93,7 @@ def main() -> None:
 
     h50, b50 = statistics.median(http_ms), statistics.median(bare_ms)
     print(f"index {index_path}: {len(products)} products; model {embedder.identity} served by "
-          f"{type(encoder).__name__}; {os.cpu_count()} CPUs")
+          f"{type(encoder).__name__}; {machine_line()}")
     print("| measure | p50 | p95 |")
     print("|---|---|---|")
     print(f"| end-to-end HTTP, new query | {h50:.1f} ms | {percentile(http_ms, 95):.1f} ms |")

@@ -9,12 +9,12 @@ with random weights (its architecture, not its training, sets the cost), through
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 
 import torch
 
+from bench.machine import machine_line
 from bench.remove_bg import percentile
 from garment_search.embedding import EMBEDDED_MODEL, Embedder
 from garment_search.embedding.text_onnx import EMBEDDED_TEXT_ONNX, OnnxTextEncoder
@@ -51,7 +51,7 @@ def main() -> None:
         f"{EMBEDDED_MODEL}, open_clip on torch": timed(Embedder().load().encode_text, args.runs),
         "ViT-B-32 (random weights), open_clip on torch": timed(vit_encode, args.runs),
     }
-    print(f"{args.runs} single-query encodings each, {os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}")
+    print(f"{args.runs} single-query encodings each, {machine_line()}, torch threads {torch.get_num_threads()}")
     print("| text encoder | p50 | p95 |")
     print("|---|---|---|")
     for name, ms in rows.items():

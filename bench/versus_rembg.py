@@ -22,6 +22,7 @@ from pathlib import Path
 
 import requests
 
+from bench.machine import machine_line
 from bench.remove_bg import REPO, percentile, serve_directory, start_function
 from garment_search.catalogue import product_photos, sample_dir
 from garment_search.config import MODEL_CACHE_DIR
@@ -86,7 +87,7 @@ def main() -> None:
         theirs.terminate()
         origin.shutdown()
 
-    print(f"{len(photos)} sample photos, {os.cpu_count()} CPU cores")
+    print(f"{len(photos)} sample photos, {machine_line()}")
     print("| server | p50 (concurrency 1) | p95 (concurrency 1) | throughput (concurrency 4) |")
     print("|---|---|---|---|")
     for name, r in results.items():
