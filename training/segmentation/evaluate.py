@@ -75,10 +75,9 @@ def dominant_family(classes: np.ndarray) -> tuple[int, ...]:
     return PRODUCT_FAMILIES[int(np.argmax(areas))]
 
 
-def family_overlap(product: np.ndarray, classes: np.ndarray, valid: np.ndarray) -> tuple[int, int]:
-    """Intersection and union (valid pixels) of a ``product`` mask with the labelled dominant family: product IoU's
-    terms, pooled over photos."""
-    fam = np.isin(classes, dominant_family(classes)) & valid
+def family_overlap(product: np.ndarray, fam: np.ndarray, valid: np.ndarray) -> tuple[int, int]:
+    """Intersection and union (valid pixels) of a ``product`` mask with ``fam``, the labelled dominant family's valid
+    pixels (``np.isin(classes, dominant_family(classes)) & valid``): product IoU's terms, pooled over photos."""
     return int((product & valid & fam).sum()), int(((product & valid) | fam).sum())
 
 
@@ -138,7 +137,7 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
             family = dominant_family(classes)
             in_family = np.isin(classes, family)
             fam = in_family & valid
-            inter, union = family_overlap(product, classes, valid)
+            inter, union = family_overlap(product, fam, valid)
             sums["p_inter"] += inter
             sums["p_union"] += union
             other = (classes > 0) & ~in_family & valid
@@ -230,7 +229,8 @@ def closeups(model: str, ccp: Path, limit: int | None = None) -> dict[str, float
         probs, pick = segmentation_maps(session, crop)
         product, _ = mask_from_probabilities(DecodedImage(crop, None), probs, session.groups, "product", body.seen,
                                              pick)
-        overlap = family_overlap(product, classes, valid)
+        fam = np.isin(classes, dominant_family(classes)) & valid
+        overlap = family_overlap(product, fam, valid)
         inter, union, photos = inter + overlap[0], union + overlap[1], photos + 1
     return {"closeup_photos": photos, "closeup_product_iou": inter / max(union, 1), "closeup_no_body_seen": body.unseen}
 

@@ -61,7 +61,8 @@ def collect(models: list[tuple[str, list[int]]], ccp: Path) -> dict[str, np.ndar
         for img_path, lab_path in ccp_files(ccp, ids):
             classes = table[np.asarray(Image.open(lab_path))]
             family = dominant_family(classes)
-            rows["features"].append(map_features(segmentation_maps(session, load_image_file(img_path).rgb)[1]))  # pick maps
+            pick = segmentation_maps(session, load_image_file(img_path).rgb)[1]  # the maps the family is picked on
+            rows["features"].append(map_features(pick))
             rows["top"].append(family == PRODUCT_FAMILIES[0])
             rows["weight"].append(float(np.isin(classes, family).mean()))
             rows["ids"].append(int(img_path.stem))
