@@ -13,6 +13,7 @@ from garment_search.http import ModelGate
 def test_requests_beyond_capacity_queue_then_503(remove_bg, httpserver, model_photo, monkeypatch):
     """One model slot, 0.3 s queue budget, 1 s per cut-out: of 4 simultaneous requests one is served, the
     others wait their budget and get a JSON 503; the process keeps serving afterwards."""
+    assert remove_bg.app.test_client().get("/").status_code == 200  # the model loaded: the clock below is the queue's
     real_cut_out = remove_bg.module.cut_out
     release = threading.Event()
 

@@ -74,7 +74,8 @@ def test_remove_bg_pools_its_split_by_default_and_index_builds_do_not(monkeypatc
     from garment_search.segmentation.sessions import SPLIT_REGIONS_DEFAULT, new_segmentation_session
 
     monkeypatch.setenv("LONE_GARMENTS", "0")  # its tag, served by default, follows this one in the identity
-    served, off, image = garment_sessions_with(monkeypatch, "SPLIT_REGIONS", "0")
+    monkeypatch.setenv("SEGMENTATION_RUNTIME", "onnxruntime")  # index builds' runtime (test_runtimes), so that only
+    served, off, image = garment_sessions_with(monkeypatch, "SPLIT_REGIONS", "0")  # the pooling tells them apart
     assert served.region_pooling == SPLIT_REGIONS_DEFAULT == RegionPooling(4, 0.5) and off.region_pooling is None
     assert served.identity == off.identity + "+regions4x0.5p"
     raw = off.probabilities(image)

@@ -25,6 +25,7 @@ from garment_search.segmentation.head_coverings import HeadCut, drop_head_coveri
 from garment_search.segmentation.masks import MASK_RULES, drop_unsure_regions
 from garment_search.segmentation.pose import PoseReader, body_seen, pose_reader
 from garment_search.segmentation.regions import RegionPooling, pool_split_over_regions
+from garment_search.segmentation.runtimes import ModelPass, OpenVinoModel, runtime_wanted
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -32,6 +33,9 @@ IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 #: group networks re-splitting its garment probability (``training.segmentation.group_net``; docs/benchmarks.md,
 #: "A pretrained group network"). One ONNX file with the body's interface.
 GARMENT_MODEL_FILE = MODELS_DIR / "garment_groupnet.onnx"
+#: The body's output in the garment model's graph: OpenVINO runs what computes it (~95% of the time) in bf16 where the
+#: CPU computes bf16, and the group networks' split after it in float32 (``runtimes.OpenVinoModel``).
+GARMENT_BODY_OUTPUT = "/body/outconv/Conv_output_0"
 
 
 def _normalise(rgb: Image.Image, size: tuple[int, int]) -> np.ndarray:
@@ -109,13 +113,20 @@ class SegmentationSession(BaseSession):
         """``name@sha256-prefix`` of the weights, the mask rules' revision (``masks.MASK_RULES``) and, when maps are
         averaged over augmented readings, the reading set and the guard's revision (``+tta3``: ``full``;
         ``+mirror3``), the region pooling when on (``+regions8x1``), and the head-covering cut and the lone-garment
-        rule with their pose model's hash when on (``+heads0.75x0.4x4+lone-outline@…``): stored with every index so no two
-        ways of cutting out are ever mixed."""
+        rule with their pose model's hash when on (``+heads0.75x0.4x4+lone-outline@…``); the runtime follows the
+        weights' hash when it is not onnxruntime (``@…+openvino-bf16+masks3``): stored with every index so no two ways
+        of cutting out are ever mixed."""
         tta = "" if self.tta == "off" else f"+{'tta' if self.tta == 'full' else self.tta}{TTA_GUARD_REVISION}"
         regions = self.region_pooling.tag if self.region_pooling else ""
         posed = (self.head_cut.tag if self.head_cut else "") + ("+lone-outline" if self.lone_garments else "")
         pose = f"{posed}@{file_digest(self.pose.path)}" if posed and self.pose else ""
-        return f"{self.name()}@{file_digest(self.download_models())}+masks{MASK_RULES}{tta}{regions}{pose}"
+        runtime = "" if self.runtime == "onnxruntime" else f"+{self.runtime}"
+        return f"{self.name()}@{file_digest(self.download_models())}{runtime}+masks{MASK_RULES}{tta}{regions}{pose}"
+
+    @property
+    def runtime(self) -> str:
+        """What computes the model's passes: onnxruntime, unless a session says otherwise."""
+        return "onnxruntime"
 
 
 class GarmentSession(SegmentationSession):
@@ -143,35 +154,59 @@ class GarmentSession(SegmentationSession):
         self._threads = sess_opts.intra_op_num_threads
         self._providers = self.inner_session.get_providers()
         self._by_size = {self.input_size: self.inner_session}
+        #: OpenVINO's compiled model when it runs the passes (``use_openvino``), else None: onnxruntime.
+        self.openvino: OpenVinoModel | None = None
+
+    def use_openvino(self) -> None:
+        """Run every pass with OpenVINO (``runtimes``), compiled now at each reading size."""
+        self.openvino = OpenVinoModel(self.download_models(), self._threads, bf16_part=GARMENT_BODY_OUTPUT)
+
+    @property
+    def runtime(self) -> str:
+        """``onnxruntime``, or ``openvino-`` and its precision (``bf16-f32``: the body in bf16, the split in float32;
+        ``f32``): what computes the passes."""
+        return "onnxruntime" if self.openvino is None else f"openvino-{self.openvino.precision}"
 
     def tta_sizes(self) -> list[tuple[int, int]]:
         """(height, width) of each reading of the session's reading set (``READINGS``), the trained size first."""
         height, width = self.input_size
         return [(round(height * s), round(width * s)) for s in READINGS[self.tta][0]]
 
+    def _check_size(self, size: tuple[int, int]) -> None:
+        """Refuse a reading size an export fixed to another size cannot take (on any runtime)."""
+        if size != self.input_size and not self._free_size:
+            raise ValueError(f"{self.download_models()} was exported for {self.input_size[0]}×{self.input_size[1]} "
+                             "only; re-export it (python -m training.segmentation.export --init FILE) for "
+                             "test-time augmentation.")
+
     def session_at(self, size: tuple[int, int]) -> ort.InferenceSession:
         """The onnxruntime session reading photos at ``size`` (height, width), opened on first use."""
         if size not in self._by_size:
-            if not self._free_size:
-                raise ValueError(f"{self.download_models()} was exported for {self.input_size[0]}×{self.input_size[1]} "
-                                 "only; re-export it (python -m training.segmentation.export --init FILE) for "
-                                 "test-time augmentation.")
+            self._check_size(size)
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = self._threads
             self._by_size[size] = ort.InferenceSession(self.download_models(), sess_options=_fix_size(opts, size),
                                                        providers=self._providers)
         return self._by_size[size]
 
+    def pass_at(self, size: tuple[int, int]) -> ModelPass:
+        """One pass of the model at ``size`` (height, width), on the session's runtime."""
+        self._check_size(size)
+        if self.openvino is not None:
+            return self.openvino.pass_at(size)
+        session = self.session_at(size)
+        name = session.get_inputs()[0].name
+        return lambda x: session.run(None, {name: x})[0]
+
     def _read(self, rgb: Image.Image, size: tuple[int, int], mirrored: bool) -> tuple[np.ndarray, np.ndarray]:
         """The model's maps for ``rgb`` read at ``size`` (height, width): the plain reading, and that averaged with
         the mirror image's (flipped back) when ``mirrored``, else the plain reading again."""
-        session = self.session_at(size)
-        name = session.get_inputs()[0].name
+        run = self.pass_at(size)
         x = _normalise(rgb, (size[1], size[0]))
-        plain = session.run(None, {name: x})[0][0].astype(np.float32, copy=False)
+        plain = run(x)[0].astype(np.float32, copy=False)
         if not mirrored:
             return plain, plain
-        return plain, (plain + session.run(None, {name: np.ascontiguousarray(x[..., ::-1])})[0][0][..., ::-1]) / 2
+        return plain, (plain + run(np.ascontiguousarray(x[..., ::-1]))[0][..., ::-1]) / 2
 
     def probabilities(self, rgb: Image.Image) -> np.ndarray:
         """The maps masks are cut from: the model's maps (``readings``), their group split pooled over colour
@@ -293,8 +328,12 @@ def new_segmentation_session(name: str, tta: bool | str | None = None, for_index
         opts.intra_op_num_threads = threads
     cls = SESSIONS[name]
     session = cls(cls.name(), opts)
+    providers = session.inner_session.get_providers()
+    if isinstance(session, GarmentSession) and runtime_wanted(bool(providers) and providers[0] in GPU_PROVIDERS,
+                                                                for_index) == "openvino":
+        session.use_openvino()
     if tta is None:
-        tta = tta_wanted(session.inner_session.get_providers())
+        tta = tta_wanted(providers, session.runtime)
     mode = ("full" if tta else "off") if isinstance(tta, bool) else tta
     if mode not in READINGS:
         raise ValueError(f"Unknown reading set {mode!r}; choose one of {', '.join(READINGS)}.")
@@ -307,27 +346,27 @@ def new_segmentation_session(name: str, tta: bool | str | None = None, for_index
         if session.head_cut is not None or session.lone_garments:
             session.pose = pose_reader()
             session.pose.session  # loaded at cold start with the segmentation model, not in the first request
-    if session.tta != "off":  # open every reading's session now: a model exported at one size fails at load
+    if isinstance(session, GarmentSession):  # every reading's pass ready now: a one-size export fails at load
         for size in session.tta_sizes():
-            session.session_at(size)
+            session.pass_at(size)
     return session
 
 
 #: onnxruntime providers on which the garment model's extra passes cost milliseconds, not most of a request.
 GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider", "ROCMExecutionProvider")
-#: The reading set ``auto`` uses on CPUs: the photo and its mirror image, 200 → 300 ms p50 per remove_bg request on 2
-#: cores for product IoU 0.752 → 0.769 (``full`` would cost ~600 ms; docs/benchmarks.md, "remove_bg latency and cold
-#: start").
-CPU_READINGS = "mirror"
+#: The reading set ``auto`` uses on CPUs, by runtime: with onnxruntime the photo and its mirror image, 200 → 300 ms
+#: p50 per remove_bg request on 2 cores for product IoU 0.752 → 0.769 (``full`` would cost ~600 ms;
+#: docs/benchmarks.md, "remove_bg latency and cold start").
+CPU_READINGS = {"onnxruntime": "mirror"}
 
 
-def tta_wanted(providers: list[str]) -> str:
+def tta_wanted(providers: list[str], runtime: str = "onnxruntime") -> str:
     """The ``READINGS`` name ``SEGMENTATION_TTA`` asks for: ``1``/``full``, ``mirror``, ``pair``, ``0``/``off``
-    force one; ``auto`` (default) averages every augmented reading when the model runs on a GPU and
-    ``CPU_READINGS`` on CPUs, where more passes would break remove_bg's latency budget."""
+    force one; ``auto`` (default) averages every augmented reading when the model runs on a GPU and on CPUs
+    ``CPU_READINGS[runtime]``: as many passes as remove_bg's latency budget affords on that runtime."""
     raw = os.environ.get("SEGMENTATION_TTA", "").strip().lower()
     if raw in ("", "auto"):
-        return "full" if providers and providers[0] in GPU_PROVIDERS else CPU_READINGS
+        return "full" if providers and providers[0] in GPU_PROVIDERS else CPU_READINGS.get(runtime, "mirror")
     if raw in READINGS:
         return raw
     if env_flag("SEGMENTATION_TTA"):
