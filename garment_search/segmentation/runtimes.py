@@ -1,10 +1,11 @@
 """Where the garment model's passes run: onnxruntime, or OpenVINO on CPUs that compute bfloat16 natively.
 
-On the 2-core AMD EPYC this project is developed on (AVX-512 with BF16), OpenVINO's CPU plugin runs the garment model
-in bfloat16 ~1.9× as fast as onnxruntime in float32, with probabilities within ~0.05 of its (docs/benchmarks.md,
-"OpenVINO's bfloat16 on CPUs"); in float32 it is no faster. So ``auto`` uses OpenVINO only where it would run bf16,
-which is what lets remove_bg afford the GPU path's four readings on CPUs. Index builds always read with onnxruntime in
-float32, so an index never depends on the machine it was built on.
+On the 2-core AMD EPYC this project is developed on (AVX-512 with BF16), OpenVINO's CPU plugin runs the garment
+model's body (garment or not, ~95% of its time) in bfloat16 about twice as fast as onnxruntime in float32; in float32
+it is no faster. The group split after the body runs in float32, because in bf16 it moved enough to lower the group
+IoUs. So ``auto`` uses OpenVINO only where it would run bf16: remove_bg's requests take ~0.7× the time there, every
+CCP row within 0.003 (docs/benchmarks.md, "OpenVINO's bfloat16 on CPUs"). Index builds always read with onnxruntime
+in float32, so an index never depends on the machine it was built on.
 """
 
 from __future__ import annotations

@@ -114,8 +114,8 @@ class SegmentationSession(BaseSession):
         averaged over augmented readings, the reading set and the guard's revision (``+tta3``: ``full``;
         ``+mirror3``), the region pooling when on (``+regions8x1``), and the head-covering cut and the lone-garment
         rule with their pose model's hash when on (``+heads0.75x0.4x4+lone-outline@…``); the runtime follows the
-        weights' hash when it is not onnxruntime (``@…+openvino-bf16+masks3``): stored with every index so no two ways
-        of cutting out are ever mixed."""
+        weights' hash when it is not onnxruntime (``@…+openvino-bf16-f32+masks3``): stored with every index so no two
+        ways of cutting out are ever mixed."""
         tta = "" if self.tta == "off" else f"+{'tta' if self.tta == 'full' else self.tta}{TTA_GUARD_REVISION}"
         regions = self.region_pooling.tag if self.region_pooling else ""
         posed = (self.head_cut.tag if self.head_cut else "") + ("+lone-outline" if self.lone_garments else "")
@@ -158,7 +158,8 @@ class GarmentSession(SegmentationSession):
         self.openvino: OpenVinoModel | None = None
 
     def use_openvino(self) -> None:
-        """Run every pass with OpenVINO (``runtimes``), compiled now at each reading size."""
+        """Run every pass with OpenVINO (``runtimes``): the body in bf16 where the CPU computes it, the split in
+        float32; each reading size is compiled on first use (``new_segmentation_session`` asks for them all)."""
         self.openvino = OpenVinoModel(self.download_models(), self._threads, bf16_part=GARMENT_BODY_OUTPUT)
 
     @property
