@@ -79,13 +79,17 @@ def _shares(maps: np.ndarray) -> np.ndarray:
 
 
 def test_threads_share_a_compiled_model_without_sharing_a_request():
-    """The Functions Framework answers requests from threads; each gets its own infer request."""
-    model = OpenVinoModel(str(GARMENT_MODEL_FILE))
+    """The Functions Framework answers requests from threads: passes running at once each borrow their own infer
+    request, and the pool keeps only as many as ever ran at once, however many threads have asked."""
+    model = OpenVinoModel(str(GARMENT_MODEL_FILE), bf16_part=GARMENT_BODY_OUTPUT)
     inputs = [_normalise(_photo(seed), (240, 320)) for seed in range(4)]
     alone = [model.pass_at((320, 240))(x) for x in inputs]
+    assert model.pooled_requests((320, 240)) == 1
     together: list[np.ndarray | None] = [None] * len(inputs)
+    start = threading.Barrier(len(inputs))
 
     def read(i: int) -> None:
+        start.wait()
         for _ in range(3):
             together[i] = model.pass_at((320, 240))(inputs[i])
 
@@ -96,6 +100,13 @@ def test_threads_share_a_compiled_model_without_sharing_a_request():
         t.join()
     for a, b in zip(alone, together):
         np.testing.assert_array_equal(a, b)
+    pooled = model.pooled_requests((320, 240))
+    assert 1 <= pooled <= len(inputs)
+    for _ in range(len(inputs)):  # one new thread after another: each borrows an idle request, none is added
+        t = threading.Thread(target=lambda: model.pass_at((320, 240))(inputs[0]))
+        t.start()
+        t.join()
+    assert model.pooled_requests((320, 240)) == pooled
 
 
 def test_the_runtime_is_named_in_the_identity_and_index_builds_stay_on_onnxruntime(monkeypatch):

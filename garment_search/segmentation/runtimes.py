@@ -58,8 +58,10 @@ def runtime_wanted(on_gpu: bool, for_index: bool) -> str:
 
 
 class OpenVinoModel:
-    """An ONNX model compiled by OpenVINO's CPU plugin, one compiled graph per input size and one infer request per
-    thread (a request is not thread-safe; the Functions Framework serves requests from threads).
+    """An ONNX model compiled by OpenVINO's CPU plugin, one compiled graph per input size. An infer request is not
+    thread-safe and holds its own buffers, and the Functions Framework serves requests from a pool of threads; so each
+    pass borrows an idle request from a pool and returns it: the pool grows only to the number of passes that ever ran
+    at once (remove_bg's ``INFERENCE_CONCURRENCY``, 1 by default), not to the number of threads.
 
     ``bf16_part`` names a tensor of the graph: what computes it runs at the CPU's default precision (bf16 where the
     CPU computes it), everything after it in float32. The garment model's body (garment or not, ~95% of the time)
@@ -76,7 +78,7 @@ class OpenVinoModel:
         if threads:
             self._config["INFERENCE_NUM_THREADS"] = threads
         self._compiled: dict[tuple[int, int], tuple[Any, ...]] = {}
-        self._local = threading.local()
+        self._idle: dict[tuple[int, int], list[list[Any]]] = {}
         self._lock = threading.Lock()
         self._model = self._core.read_model(path)  # read once; each size compiles a reshaped copy
         self._split = bool(bf16_part) and self._cut(self._model) is not None
@@ -126,16 +128,27 @@ class OpenVinoModel:
         return f"{default}-f32" if self._split and default != "f32" else default
 
     def pass_at(self, size: tuple[int, int]) -> ModelPass:
-        """A pass at ``size`` (height, width) on this thread's infer requests."""
+        """A pass at ``size`` (height, width) on an infer request borrowed from the pool."""
         compiled = self.compiled_at(size)
 
         def run(x: np.ndarray) -> np.ndarray:
-            requests = self._local.__dict__.setdefault("requests", {})
-            if size not in requests:
-                requests[size] = [c.create_infer_request() for c in compiled]
-            if len(requests[size]) == 1:
-                return requests[size][0].infer({0: x})[0].copy()
-            head, rest = requests[size]
-            return rest.infer({0: x, 1: head.infer({0: x})[0]})[0].copy()
+            with self._lock:
+                idle = self._idle.setdefault(size, [])
+                requests = idle.pop() if idle else None
+            if requests is None:
+                requests = [c.create_infer_request() for c in compiled]
+            try:
+                if len(requests) == 1:
+                    return requests[0].infer({0: x})[0].copy()
+                head, rest = requests
+                return rest.infer({0: x, 1: head.infer({0: x})[0]})[0].copy()
+            finally:
+                with self._lock:
+                    self._idle[size].append(requests)
 
         return run
+
+    def pooled_requests(self, size: tuple[int, int]) -> int:
+        """How many request sets the pool holds for ``size``: the most passes that ran at once there."""
+        with self._lock:
+            return len(self._idle.get(size, []))
