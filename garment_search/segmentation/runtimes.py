@@ -25,16 +25,20 @@ ModelPass = Callable[[np.ndarray], np.ndarray]
 
 
 @lru_cache(maxsize=1)
-def openvino_bf16() -> bool:
-    """Whether OpenVINO is installed and its CPU plugin computes bfloat16 natively here (AVX-512 BF16 or AMX): the
-    only case where it beats onnxruntime on this model."""
+def default_precision() -> str | None:
+    """The precision OpenVINO's CPU plugin computes in here by default (``bf16`` only where the CPU computes bfloat16
+    natively: AVX-512 BF16 or AMX; else ``f32``), or None without OpenVINO."""
     try:
         import openvino as ov
     except ImportError:
-        return False
-    core = ov.Core()
-    return "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES") \
-        and core.get_property("CPU", "INFERENCE_PRECISION_HINT").get_type_name() == "bf16"
+        return None
+    return ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT").get_type_name()
+
+
+def openvino_bf16() -> bool:
+    """Whether OpenVINO is installed and computes bf16 here: the only case where it beats onnxruntime on this
+    model."""
+    return default_precision() == "bf16"
 
 
 def runtime_wanted(on_gpu: bool, for_index: bool) -> str:
@@ -48,12 +52,9 @@ def runtime_wanted(on_gpu: bool, for_index: bool) -> str:
         return "onnxruntime"
     if raw == "auto":
         return "openvino" if not on_gpu and openvino_bf16() else "onnxruntime"
-    if raw == "openvino":
-        try:
-            import openvino  # noqa: F401
-        except ImportError:
-            raise ValueError("SEGMENTATION_RUNTIME=openvino needs the openvino package "
-                             "(requirements/remove_bg.txt); unset it to use onnxruntime.") from None
+    if raw == "openvino" and default_precision() is None:
+        raise ValueError("SEGMENTATION_RUNTIME=openvino needs the openvino package "
+                         "(requirements/remove_bg.txt); unset it to use onnxruntime.")
     return raw
 
 
@@ -82,6 +83,10 @@ class OpenVinoModel:
         self._lock = threading.Lock()
         self._model = self._core.read_model(path)  # read once; each size compiles a reshaped copy
         self._split = bool(bf16_part) and self._cut(self._model) is not None
+        default = default_precision()
+        #: The precision it computes in (``bf16`` or ``f32``), followed by ``-f32`` when only the part up to
+        #: ``bf16_part`` runs at it.
+        self.precision = f"{default}-f32" if self._split and default != "f32" else default
 
     def _read(self, size: tuple[int, int]) -> Any:
         model = self._model.clone()
@@ -119,13 +124,6 @@ class OpenVinoModel:
                     self._compiled[size] = (self._core.compile_model(head, "CPU", self._config),
                                             self._core.compile_model(tail, "CPU", f32))
             return self._compiled[size]
-
-    @property
-    def precision(self) -> str:
-        """The precision OpenVINO's CPU plugin computes in here by default (``bf16`` or ``f32``), followed by ``-f32``
-        when only the part up to ``bf16_part`` runs at it."""
-        default = self._core.get_property("CPU", "INFERENCE_PRECISION_HINT").get_type_name()
-        return f"{default}-f32" if self._split and default != "f32" else default
 
     def pass_at(self, size: tuple[int, int]) -> ModelPass:
         """A pass at ``size`` (height, width) on an infer request borrowed from the pool."""

@@ -330,11 +330,10 @@ def new_segmentation_session(name: str, tta: bool | str | None = None, for_index
     cls = SESSIONS[name]
     session = cls(cls.name(), opts)
     providers = session.inner_session.get_providers()
-    if isinstance(session, GarmentSession) and runtime_wanted(bool(providers) and providers[0] in GPU_PROVIDERS,
-                                                                for_index) == "openvino":
+    if isinstance(session, GarmentSession) and runtime_wanted(on_gpu(providers), for_index) == "openvino":
         session.use_openvino()
     if tta is None:
-        tta = tta_wanted(providers, session.runtime)
+        tta = tta_wanted(providers)
     mode = ("full" if tta else "off") if isinstance(tta, bool) else tta
     if mode not in READINGS:
         raise ValueError(f"Unknown reading set {mode!r}; choose one of {', '.join(READINGS)}.")
@@ -355,19 +354,24 @@ def new_segmentation_session(name: str, tta: bool | str | None = None, for_index
 
 #: onnxruntime providers on which the garment model's extra passes cost milliseconds, not most of a request.
 GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider", "ROCMExecutionProvider")
-#: The reading set ``auto`` uses on CPUs, by runtime: with onnxruntime the photo and its mirror image, 200 → 300 ms
-#: p50 per remove_bg request on 2 cores for product IoU 0.752 → 0.769 (``full`` would cost ~600 ms;
-#: docs/benchmarks.md, "remove_bg latency and cold start").
-CPU_READINGS = {"onnxruntime": "mirror"}
+#: The reading set ``auto`` uses on CPUs, on either runtime: the photo and its mirror image, 200 → 300 ms p50 per
+#: remove_bg request on 2 cores for product IoU 0.752 → 0.769 (``full`` would cost ~600 ms on onnxruntime, and 1.25×
+#: ``mirror``'s request time with OpenVINO's bf16; docs/benchmarks.md, "remove_bg latency and cold start").
+CPU_READINGS = "mirror"
 
 
-def tta_wanted(providers: list[str], runtime: str = "onnxruntime") -> str:
+def on_gpu(providers: list[str]) -> bool:
+    """Whether onnxruntime runs the model on a GPU (its first provider is one of ``GPU_PROVIDERS``)."""
+    return bool(providers) and providers[0] in GPU_PROVIDERS
+
+
+def tta_wanted(providers: list[str]) -> str:
     """The ``READINGS`` name ``SEGMENTATION_TTA`` asks for: ``1``/``full``, ``mirror``, ``pair``, ``0``/``off``
-    force one; ``auto`` (default) averages every augmented reading when the model runs on a GPU and on CPUs
-    ``CPU_READINGS[runtime]``: as many passes as remove_bg's latency budget affords on that runtime."""
+    force one; ``auto`` (default) averages every augmented reading when the model runs on a GPU and
+    ``CPU_READINGS`` on CPUs, where more passes would break remove_bg's latency budget."""
     raw = os.environ.get("SEGMENTATION_TTA", "").strip().lower()
     if raw in ("", "auto"):
-        return "full" if providers and providers[0] in GPU_PROVIDERS else CPU_READINGS.get(runtime, "mirror")
+        return "full" if on_gpu(providers) else CPU_READINGS
     if raw in READINGS:
         return raw
     if env_flag("SEGMENTATION_TTA"):
