@@ -52,18 +52,20 @@ def test_the_reading_set_follows_the_setting_and_is_named_in_the_identity(monkey
     monkeypatch.setenv("LONE_GARMENTS", "0")  # their tags, served by default, follow this one in the identity
     monkeypatch.setenv("SPLIT_REGIONS", "0")
     sessions = {}
-    for setting in ("0", "1", "mirror", "pair", None):
+    for setting in ("0", "1", "mirror", "pair", "three", None):
         if setting is None:
             monkeypatch.delenv("SEGMENTATION_TTA", raising=False)
         else:
             monkeypatch.setenv("SEGMENTATION_TTA", setting)
         sessions[setting] = new_segmentation_session("garment")
     on_gpu = sessions[None].inner_session.get_providers()[0] in GPU_PROVIDERS
-    assert [s.tta for s in sessions.values()] == ["off", "full", "mirror", "pair", "full" if on_gpu else "mirror"]
+    assert [s.tta for s in sessions.values()] == ["off", "full", "mirror", "pair", "three",
+                                                  "full" if on_gpu else "mirror"]
     plain = sessions["0"]
     assert sessions["1"].identity == plain.identity + "+tta3"  # an index records which way its photos were cut out
     assert sessions["mirror"].identity == plain.identity + "+mirror3"
     assert sessions["pair"].identity == plain.identity + "+pair3"
+    assert sessions["three"].identity == plain.identity + "+three3"
     monkeypatch.setenv("SEGMENTATION_TTA", "1")
     assert new_segmentation_session("u2netp").tta == "off"  # the person baseline is left as rembg has it
 
@@ -104,6 +106,10 @@ def test_tta_maps_are_the_mean_of_each_scale_and_its_mirror_at_the_trained_size(
                          for c in enlarged])
     expected = (_reading(photo, 320, 240) + enlarged) / 2
     assert np.abs(pair.readings(photo) - expected).max() < 1e-5
+    # three: the trained size and its mirror, and 1.2× unmirrored — each of the three maps counts once
+    three = new_segmentation_session("garment", tta="three")
+    expected = (_reading(photo, 320, 240) + _reading(mirrored, 320, 240)[..., ::-1] + enlarged) / 3
+    assert np.abs(three.readings(photo) - expected).max() < 1e-5
 
 
 def test_a_model_exported_at_one_size_only_refuses_tta_at_load(tmp_path, monkeypatch):

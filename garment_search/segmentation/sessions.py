@@ -44,21 +44,23 @@ def _normalise(rgb: Image.Image, size: tuple[int, int]) -> np.ndarray:
     return ((arr - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)[None]
 
 
-#: Test-time augmentation of the garment model, as data: each reading set names the multiples of the model's trained
-#: input size a photo is read at and whether each is also read mirrored; the maps (brought to the trained size) are
-#: averaged. A garment looks the same mirrored and a little larger, the model's mistakes need not; on CCP validation
-#: (docs/benchmarks.md, "Test-time augmentation") mirroring lifted product IoU 0.734 → 0.756 and the 1.2× reading
-#: 0.756 → 0.773, while a 0.8× reading lowered it. ``full`` (four model passes) is for where inference is cheap (a
-#: GPU, the offline index builder); ``mirror`` (two) is the most remove_bg's CPU latency budget affords; ``pair``
-#: (the trained size and 1.2×, unmirrored: ~2.4 passes' time) is an option, refused as the CPU default in stop 32
-#: (lone garments kept whole fell; its product IoU gain was a different family pick on a few photos).
-READINGS: dict[str, tuple[tuple[float, ...], bool]] = {
-    "off": ((1.0,), False),
-    "mirror": ((1.0,), True),
-    "full": ((1.0, 1.2), True),
-    "pair": ((1.0, 1.2), False),
+#: Test-time augmentation of the garment model, as data: each reading set lists the multiples of the model's trained
+#: input size a photo is read at, each with whether it is also read mirrored; every map (brought to the trained size)
+#: counts once in the mean. A garment looks the same mirrored and a little larger, the model's mistakes need not; on
+#: CCP validation (docs/benchmarks.md, "Test-time augmentation") mirroring lifted product IoU 0.734 → 0.756 and the
+#: 1.2× reading 0.756 → 0.773, while a 0.8× reading lowered it. ``full`` (four model passes) is for where inference
+#: is cheap (a GPU, the offline index builder); ``mirror`` (two) is the most remove_bg's CPU latency budget affords on
+#: onnxruntime; ``three`` (the photo, its mirror image and the unmirrored 1.2×: ~3.4 passes' time) sits between them;
+#: ``pair`` (the trained size and 1.2×, unmirrored: ~2.4 passes' time) is an option, refused as the CPU default in
+#: stop 32 (lone garments kept whole fell; its product IoU gain was a different family pick on a few photos).
+READINGS: dict[str, tuple[tuple[float, bool], ...]] = {
+    "off": ((1.0, False),),
+    "mirror": ((1.0, True),),
+    "full": ((1.0, True), (1.2, True)),
+    "pair": ((1.0, False), (1.2, False)),
+    "three": ((1.0, True), (1.2, False)),
 }
-TTA_SCALES = READINGS["full"][0]
+TTA_SCALES = tuple(scale for scale, _ in READINGS["full"])
 #: Averaged readings must not erase a garment the plain reading keeps: a close-up that fills the frame can read as
 #: background mirrored or enlarged (the sample's knit close-up: mean garment probability 0.77 plain, 0.52 mirrored,
 #: 0.40 fully averaged, and the region gate then dropped the whole garment). Where the garment the average would keep
@@ -171,7 +173,7 @@ class GarmentSession(SegmentationSession):
     def tta_sizes(self) -> list[tuple[int, int]]:
         """(height, width) of each reading of the session's reading set (``READINGS``), the trained size first."""
         height, width = self.input_size
-        return [(round(height * s), round(width * s)) for s in READINGS[self.tta][0]]
+        return [(round(height * s), round(width * s)) for s, _ in READINGS[self.tta]]
 
     def _check_size(self, size: tuple[int, int]) -> None:
         """Refuse a reading size an export fixed to another size cannot take (on any runtime)."""
@@ -232,12 +234,16 @@ class GarmentSession(SegmentationSession):
         """One reading at the trained size; with ``tta`` the mean of every reading of its set (``READINGS``),
         each brought back to the trained size — unless that erases the plain reading's garment
         (``TTA_GUARD_SHARE``)."""
-        mirrored = READINGS[self.tta][1]
-        readings = [self._read(rgb, size, mirrored) for size in self.tta_sizes()]
+        mirrored = [m for _, m in READINGS[self.tta]]
+        readings = [self._read(rgb, size, m) for size, m in zip(self.tta_sizes(), mirrored)]
         plain = readings[0][0]  # every set reads the trained size first
-        if len(readings) == 1 and not mirrored:
+        if len(readings) == 1 and not mirrored[0]:
             return plain
-        averaged = np.mean([_resized(both, self.input_size) for _, both in readings], axis=0, dtype=np.float32)
+        maps = [_resized(both, self.input_size) for _, both in readings]
+        if len(set(mirrored)) == 1:  # each size read alike: the plain mean (its float32 sums as always)
+            averaged = np.mean(maps, axis=0, dtype=np.float32)
+        else:  # a mirrored size's map stands for two passes, a plain one for one
+            averaged = np.average(maps, axis=0, weights=np.array([1 + m for m in mirrored], dtype=np.float32))
         if _kept_garment(averaged) < TTA_GUARD_SHARE * _kept_garment(plain):
             return plain
         return averaged
@@ -366,7 +372,7 @@ def on_gpu(providers: list[str]) -> bool:
 
 
 def tta_wanted(providers: list[str]) -> str:
-    """The ``READINGS`` name ``SEGMENTATION_TTA`` asks for: ``1``/``full``, ``mirror``, ``pair``, ``0``/``off``
+    """The ``READINGS`` name ``SEGMENTATION_TTA`` asks for: ``1``/``full``, ``0``/``off`` or another set's name
     force one; ``auto`` (default) averages every augmented reading when the model runs on a GPU and
     ``CPU_READINGS`` on CPUs, where more passes would break remove_bg's latency budget."""
     raw = os.environ.get("SEGMENTATION_TTA", "").strip().lower()
@@ -378,4 +384,5 @@ def tta_wanted(providers: list[str]) -> str:
         return "full"
     if raw in {"0", "false", "no"}:
         return "off"
-    raise ValueError(f"SEGMENTATION_TTA must be auto, 1, mirror, pair or 0, not {raw!r}.")
+    raise ValueError(f"SEGMENTATION_TTA must be auto, 1, {', '.join(r for r in READINGS if r != 'off')} or 0, "
+                     f"not {raw!r}.")
