@@ -298,8 +298,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--cpu-bf16", action="store_true",
-                    help="image tower under bf16 autocast on a CPU too, as on a GPU (where it always is): ~2x faster "
-                         "ResNet-18 steps on CPUs that compute bf16 (docs/benchmarks.md, 'Tower training steps in bf16')")
+                    help="image tower under bf16 autocast on a CPU too, as on a GPU (where it always is); on a CPU "
+                         "that computes bf16 the tower's own steps take half the time, a whole training step less "
+                         "(docs/benchmarks.md, 'Towers trained on pooled cut-outs')")
     ap.add_argument("--max-minutes", type=float,
                     help="fit the epochs into this many minutes of training, timed on the second epoch")
     ap.add_argument("--min-crop-scale", type=float, default=0.75,
