@@ -153,7 +153,7 @@ def test_a_misspelt_tta_setting_is_refused(monkeypatch):
     from garment_search.segmentation.sessions import tta_wanted
 
     monkeypatch.setenv("SEGMENTATION_TTA", "sometimes")
-    with pytest.raises(ValueError, match="auto, 1, mirror, pair or 0"):
+    with pytest.raises(ValueError, match="auto, 1, mirror, full, pair, three or 0"):
         tta_wanted(["CPUExecutionProvider"])
 
 
