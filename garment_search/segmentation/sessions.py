@@ -240,10 +240,9 @@ class GarmentSession(SegmentationSession):
         if len(readings) == 1 and not mirrored[0]:
             return plain
         maps = [_resized(both, self.input_size) for _, both in readings]
-        if len(set(mirrored)) == 1:  # each size read alike: the plain mean (its float32 sums as always)
-            averaged = np.mean(maps, axis=0, dtype=np.float32)
-        else:  # a mirrored size's map stands for two passes, a plain one for one
-            averaged = np.average(maps, axis=0, weights=np.array([1 + m for m in mirrored], dtype=np.float32))
+        # a mirrored size's map stands for two passes, a plain one for one (weights of 1 or 2 scale float32 sums by
+        # powers of two, so sets read alike average exactly as a plain mean would)
+        averaged = np.average(maps, axis=0, weights=np.array([1 + m for m in mirrored], dtype=np.float32))
         if _kept_garment(averaged) < TTA_GUARD_SHARE * _kept_garment(plain):
             return plain
         return averaged
