@@ -30,7 +30,7 @@ from garment_search.embedding.querybank import as_served
 from garment_search.images import IMAGE_SUFFIXES, decode_image
 from garment_search.index_file import IndexFile, InvalidIndex
 from garment_search.segmentation import DEFAULT_KEEP, INDEX_TTA, KEEP_CHOICES, embedding_view, load_index_segmenter
-from garment_search.segmentation.sessions import READINGS
+from garment_search.segmentation.sessions import READING_SETS
 
 MAX_PIXELS = 100_000_000
 
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--shard", type=parse_shard, default=None, help="I/N: build only the I-th of N parts")
     ap.add_argument("--batch", type=int, default=16, help="images per embedding batch")
     ap.add_argument("--path-root", help="spell the catalogue root like this in stored paths (e.g. sample)")
-    ap.add_argument("--readings", dest="tta", default=INDEX_TTA, choices=READINGS,
+    ap.add_argument("--readings", dest="tta", default=INDEX_TTA, choices=READING_SETS,
                     help="the garment model's readings per photo (SEGMENTATION_TTA's sets): full (default, best "
                          "masks), mirror (as remove_bg on a CPU), off (one reading, fastest)")
     args = ap.parse_args(argv)

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from garment_search.segmentation import runtimes
-from garment_search.segmentation.runtimes import OpenVinoModel, openvino_bf16, runtime_wanted
+from garment_search.segmentation.runtimes import (INT8_SOURCE_KEY, OpenVinoModel, int8_body, int8_body_path,
+                                                  openvino_bf16, runtime_wanted)
 from garment_search.segmentation.sessions import (GARMENT_BODY_OUTPUT, GARMENT_MODEL_FILE, _normalise,
                                                   new_segmentation_session)
 
@@ -27,26 +28,34 @@ def _photo(seed: int = 5) -> Image.Image:
     return Image.fromarray(np.clip(arr + g.integers(-20, 20, arr.shape), 0, 255).astype(np.uint8))
 
 
-@pytest.mark.parametrize("setting,on_gpu,for_index,bf16,wanted", [
-    (None, False, False, True, "openvino"),  # auto: a CPU that computes bf16 runs OpenVINO
-    ("auto", False, False, False, "onnxruntime"),  # in float32 OpenVINO is no faster: onnxruntime
-    ("auto", True, False, True, "onnxruntime"),  # a GPU keeps onnxruntime's CUDA provider
-    ("openvino", False, True, True, "onnxruntime"),  # an index never depends on the machine that built it
-    ("onnxruntime", False, False, True, "onnxruntime"),
-    ("OpenVINO", False, False, False, "openvino"),  # forced: OpenVINO at whatever precision the CPU has
+NO_INT8 = "/nowhere/garment.onnx"  # a model without an int8 body beside it (a newly trained split)
+
+
+@pytest.mark.parametrize("setting,on_gpu,for_index,bf16,model,wanted", [
+    (None, False, False, True, GARMENT_MODEL_FILE, "openvino-int8"),  # auto: a bf16 CPU runs the int8 body
+    (None, False, False, True, NO_INT8, "openvino"),  # … or the bf16 body where the model has no int8 body
+    ("auto", False, False, False, GARMENT_MODEL_FILE, "onnxruntime"),  # no bf16: OpenVINO was not measured faster
+    ("auto", True, False, True, GARMENT_MODEL_FILE, "onnxruntime"),  # a GPU keeps onnxruntime's CUDA provider
+    ("openvino", False, True, True, GARMENT_MODEL_FILE, "onnxruntime"),  # an index never depends on the machine
+    (None, False, True, True, GARMENT_MODEL_FILE, "onnxruntime"),
+    ("onnxruntime", False, False, True, GARMENT_MODEL_FILE, "onnxruntime"),
+    ("OpenVINO", False, False, False, GARMENT_MODEL_FILE, "openvino"),  # forced: at whatever precision the CPU has
+    ("openvino-int8", False, False, True, GARMENT_MODEL_FILE, "openvino-int8"),  # forced: the body's int8 copy
+    ("openvino-int8", False, True, True, GARMENT_MODEL_FILE, "onnxruntime"),
 ])
-def test_the_runtime_follows_the_setting_and_the_hardware(monkeypatch, setting, on_gpu, for_index, bf16, wanted):
+def test_the_runtime_follows_the_setting_and_the_hardware(monkeypatch, setting, on_gpu, for_index, bf16, model,
+                                                          wanted):
     if setting is None:
         monkeypatch.delenv("SEGMENTATION_RUNTIME", raising=False)
     else:
         monkeypatch.setenv("SEGMENTATION_RUNTIME", setting)
     monkeypatch.setattr(runtimes, "openvino_bf16", lambda: bf16)
-    assert runtime_wanted(on_gpu, for_index) == wanted
+    assert runtime_wanted(on_gpu, for_index, model) == wanted
 
 
 def test_a_misspelt_runtime_is_refused_with_the_choices(monkeypatch):
     monkeypatch.setenv("SEGMENTATION_RUNTIME", "tensorrt")
-    with pytest.raises(ValueError, match="auto, onnxruntime, openvino"):
+    with pytest.raises(ValueError, match="auto, onnxruntime, openvino, openvino-int8"):
         runtime_wanted(False, False)
 
 
@@ -126,7 +135,79 @@ def test_the_runtime_is_named_in_the_identity_and_index_builds_stay_on_onnxrunti
 
 
 def test_openvino_bf16_is_only_claimed_where_the_cpu_computes_it():
+    capabilities = runtimes.openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    assert openvino_bf16() == ("BF16" in capabilities and OpenVinoModel(str(GARMENT_MODEL_FILE)).precision == "bf16")
+
+
+def test_the_int8_body_reads_garments_as_the_float_model_does(monkeypatch):
+    """The shipped int8 body (``training.segmentation.quantise``) was quantised from the shipped model, and in front of
+    the float32 split it keeps the float model's garment-or-not decision on nearly every pixel; int8 moves the maps
+    more than bf16 does (docs/benchmarks.md: a few tenths at most on sample photos, on garment edges)."""
+    monkeypatch.setenv("SEGMENTATION_RUNTIME", "onnxruntime")
+    onnx = new_segmentation_session("garment", tta="off")
+    model = OpenVinoModel(str(GARMENT_MODEL_FILE), bf16_part=GARMENT_BODY_OUTPUT, body=int8_body(GARMENT_MODEL_FILE))
+    assert model.precision == "int8-f32"
+    for size in [(320, 240), (384, 288)]:
+        x = _normalise(_photo(), (size[1], size[0]))
+        want, got = onnx.pass_at(size)(x)[0], model.pass_at(size)(x)[0]
+        assert got.shape == want.shape
+        assert ((got[0] < 0.5) == (want[0] < 0.5)).mean() > 0.97
+        assert (got.argmax(0) == want.argmax(0)).mean() > 0.95
+    monkeypatch.setenv("SEGMENTATION_RUNTIME", "openvino-int8")
+    session = new_segmentation_session("garment", tta="three")
+    assert session.runtime == "openvino-int8-f32" and "+openvino-int8-f32+" in session.identity
+
+
+def test_an_int8_body_from_another_model_is_refused(tmp_path):
     import openvino as ov
 
-    capabilities = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-    assert openvino_bf16() == ("BF16" in capabilities and OpenVinoModel(str(GARMENT_MODEL_FILE)).precision == "bf16")
+    model = tmp_path / "garment.onnx"
+    model.write_bytes(GARMENT_MODEL_FILE.read_bytes())  # the same bytes: its body fits
+    body = runtimes.openvino_core().read_model(str(int8_body_path(GARMENT_MODEL_FILE)))
+    ov.save_model(body, str(int8_body_path(model)), compress_to_fp16=False)
+    assert int8_body(model) == str(int8_body_path(model)) and runtimes.int8_ready(model)
+    body.set_rt_info("0123456789ab", [INT8_SOURCE_KEY])  # quantised from an older model
+    ov.save_model(body, str(int8_body_path(model)), compress_to_fp16=False)
+    with pytest.raises(ValueError, match="quantised from another model.*training.segmentation.quantise"):
+        int8_body(model)
+    assert not runtimes.int8_ready(model)  # auto runs the bf16 body instead
+    int8_body_path(model).unlink()
+    with pytest.raises(FileNotFoundError, match="SEGMENTATION_RUNTIME=openvino"):
+        int8_body(model)
+
+
+def test_models_that_come_and_go_leave_the_thread_a_live_signal_stack():
+    """An OpenVINO Core installs an alternate signal stack on the thread that compiles with it, and puts the previous
+    one back when it goes: Cores that went out of order left the main thread's alternate stack in freed memory, and
+    the next signal Python handled there (a loader process ending) killed the test suite with SIGSEGV. Every model
+    shares the process's one Core (``runtimes.openvino_core``), so the stack stays mapped."""
+    import ctypes
+    import gc
+
+    libc = ctypes.CDLL(None)
+
+    class Stack(ctypes.Structure):
+        _fields_ = [("sp", ctypes.c_void_p), ("flags", ctypes.c_int), ("size", ctypes.c_size_t)]
+
+    def signal_stack_mapped() -> bool:
+        stack = Stack()
+        assert libc.sigaltstack(None, ctypes.byref(stack)) == 0
+        if stack.flags & 2 or not stack.sp:  # SS_DISABLE: no alternate stack, nothing to point at freed memory
+            return True
+        for line in open("/proc/self/maps"):
+            start, end = (int(v, 16) for v in line.split()[0].split("-"))
+            if start <= stack.sp and stack.sp + stack.size <= end:
+                return True
+        return False
+
+    x = _normalise(_photo(), (240, 320))
+    first = OpenVinoModel(str(GARMENT_MODEL_FILE), bf16_part=GARMENT_BODY_OUTPUT, body=int8_body(GARMENT_MODEL_FILE))
+    first.pass_at((320, 240))(x)
+    second = OpenVinoModel(str(GARMENT_MODEL_FILE), bf16_part=GARMENT_BODY_OUTPUT)
+    second.pass_at((320, 240))(x)
+    del first  # out of order: the first goes while the second stays
+    gc.collect()
+    assert signal_stack_mapped()
+    del second
+    gc.collect()
+    assert signal_stack_mapped()

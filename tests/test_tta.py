@@ -13,7 +13,9 @@ pytest.importorskip("onnxruntime")
 
 import onnxruntime as ort  # noqa: E402
 
-from garment_search.segmentation.sessions import (GARMENT_MODEL_FILE, GPU_PROVIDERS, READINGS, TTA_SCALES,  # noqa: E402
+from garment_search.identity import file_digest  # noqa: E402
+from garment_search.segmentation import sessions as session_module  # noqa: E402
+from garment_search.segmentation.sessions import (GARMENT_MODEL_FILE, GPU_PROVIDERS, READING_SETS, TTA_SCALES,  # noqa: E402
                                                   _normalise, new_segmentation_session)
 
 MODEL = GARMENT_MODEL_FILE
@@ -59,13 +61,17 @@ def test_the_reading_set_follows_the_setting_and_is_named_in_the_identity(monkey
             monkeypatch.setenv("SEGMENTATION_TTA", setting)
         sessions[setting] = new_segmentation_session("garment")
     on_gpu = sessions[None].inner_session.get_providers()[0] in GPU_PROVIDERS
+    int8 = sessions[None].runtime == "openvino-int8-f32"  # auto's runtime on a CPU that computes bf16 (test_runtimes)
     assert [s.tta for s in sessions.values()] == ["off", "full", "mirror", "pair", "three",
-                                                  "full" if on_gpu else "mirror"]
+                                                  "full" if on_gpu else "three-worn" if int8 else "mirror"]
     plain = sessions["0"]
     assert sessions["1"].identity == plain.identity + "+tta3"  # an index records which way its photos were cut out
     assert sessions["mirror"].identity == plain.identity + "+mirror3"
     assert sessions["pair"].identity == plain.identity + "+pair3"
     assert sessions["three"].identity == plain.identity + "+three3"
+    monkeypatch.setenv("SEGMENTATION_TTA", "three-worn")
+    worn = new_segmentation_session("garment")  # reads the pose model, whose hash the identity then names
+    assert worn.identity == plain.identity + f"+three-worn3@{file_digest(worn.pose.path)}"
     monkeypatch.setenv("SEGMENTATION_TTA", "1")
     assert new_segmentation_session("u2netp").tta == "off"  # the person baseline is left as rembg has it
 
@@ -112,6 +118,35 @@ def test_tta_maps_are_the_mean_of_each_scale_and_its_mirror_at_the_trained_size(
     assert np.abs(three.readings(photo) - expected).max() < 1e-5
 
 
+def test_three_worn_reads_a_worn_photo_as_three_and_a_lone_garment_as_mirror(monkeypatch):
+    """``three-worn`` asks the pose model whether someone wears the clothes: the 1.2× reading is there for the outfit
+    split, and a lone garment has no outfit. The lone-garment rule asks the same question of the same photo next, and
+    the pose model answers it once."""
+    monkeypatch.setenv("SEGMENTATION_RUNTIME", "onnxruntime")
+    monkeypatch.setenv("LONE_GARMENTS", "0")  # the pose model is loaded for the reading set alone
+    photo = _photo()
+    worn = new_segmentation_session("garment", tta="three-worn")
+    assert worn.pose is not None and worn.tta_sizes() == [(320, 240), (384, 288)]  # both compiled at load
+    expected = {name: new_segmentation_session("garment", tta=name).readings(photo) for name in ("three", "mirror")}
+    for seen, name in ((True, "three"), (False, "mirror")):
+        monkeypatch.setattr(session_module, "body_seen", lambda keypoints, seen=seen: seen)
+        assert worn.reading_set(photo) == name
+        np.testing.assert_array_equal(worn.readings(photo), expected[name])
+    monkeypatch.undo()
+    monkeypatch.setenv("SEGMENTATION_RUNTIME", "onnxruntime")
+    served = new_segmentation_session("garment", tta="three-worn")  # with the lone-garment rule, as served
+    runs = []
+    real = served.pose.session
+    monkeypatch.setitem(served.pose.__dict__, "session", type("Counting", (), {
+        "get_inputs": lambda self: real.get_inputs(),
+        "run": lambda self, *args: runs.append(1) or real.run(*args)})())
+    from garment_search.images import DecodedImage
+    from garment_search.segmentation import garment_mask
+
+    garment_mask(DecodedImage(photo.copy(), None), served)
+    assert len(runs) == 1
+
+
 def test_a_model_exported_at_one_size_only_refuses_tta_at_load(tmp_path, monkeypatch):
     onnx = pytest.importorskip("onnx")
     graph = onnx.load(str(MODEL))
@@ -138,6 +173,7 @@ def test_a_model_exported_at_one_size_only_refuses_tta_at_load(tmp_path, monkeyp
     ("off", ["CUDAExecutionProvider", "CPUExecutionProvider"], "off"),
     ("0", ["CPUExecutionProvider"], "off"),
     ("pair", ["CPUExecutionProvider"], "pair"),  # an option, never auto's choice
+    ("three", ["CPUExecutionProvider"], "three"),
 ])
 def test_tta_default_follows_the_hardware(monkeypatch, setting, providers, wanted):
     from garment_search.segmentation.sessions import tta_wanted
@@ -149,11 +185,27 @@ def test_tta_default_follows_the_hardware(monkeypatch, setting, providers, wante
     assert tta_wanted(providers) == wanted
 
 
+@pytest.mark.parametrize("setting,runtime,wanted", [
+    (None, "openvino-int8", "three-worn"),  # the int8 body's passes leave room for the 1.2× reading on worn photos
+    ("auto", "openvino", "mirror"),  # the bf16 body: three readings cost 1.3–1.4× the request time
+    (None, "onnxruntime", "mirror"),
+    ("mirror", "openvino-int8", "mirror"),  # a setting wins
+])
+def test_the_cpu_reading_set_follows_the_runtime(monkeypatch, setting, runtime, wanted):
+    from garment_search.segmentation.sessions import tta_wanted
+
+    if setting is None:
+        monkeypatch.delenv("SEGMENTATION_TTA", raising=False)
+    else:
+        monkeypatch.setenv("SEGMENTATION_TTA", setting)
+    assert tta_wanted(["CPUExecutionProvider"], runtime) == wanted
+
+
 def test_a_misspelt_tta_setting_is_refused(monkeypatch):
     from garment_search.segmentation.sessions import tta_wanted
 
     monkeypatch.setenv("SEGMENTATION_TTA", "sometimes")
-    with pytest.raises(ValueError, match="auto, 1, mirror, full, pair, three or 0"):
+    with pytest.raises(ValueError, match="auto, 1, mirror, full, pair, three, three-worn or 0"):
         tta_wanted(["CPUExecutionProvider"])
 
 
@@ -192,7 +244,7 @@ def test_a_close_up_keeps_its_garment_with_every_reading(catalogue, prefix, suff
     (photo,) = [p for name, photos in catalogue.items() if name.startswith(prefix) for p in photos
                 if p.name.endswith(suffix)]
     image = load_image_file(photo)
-    for tta in READINGS:
+    for tta in READING_SETS:
         session = new_segmentation_session("garment", tta=tta)
         mask, _ = mask_from_probabilities(image, session.probabilities(image.rgb), session.groups, "product")
         assert mask.mean() > 0.2, (photo.name, tta)

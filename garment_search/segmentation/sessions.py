@@ -25,7 +25,7 @@ from garment_search.segmentation.head_coverings import HeadCut, drop_head_coveri
 from garment_search.segmentation.masks import MASK_RULES, drop_unsure_regions
 from garment_search.segmentation.pose import PoseReader, body_seen, pose_reader
 from garment_search.segmentation.regions import RegionPooling, pool_split_over_regions
-from garment_search.segmentation.runtimes import ModelPass, OpenVinoModel, runtime_wanted
+from garment_search.segmentation.runtimes import ModelPass, OpenVinoModel, int8_body, runtime_wanted
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -61,6 +61,14 @@ READINGS: dict[str, tuple[tuple[float, bool], ...]] = {
     "three": ((1.0, True), (1.2, False)),
 }
 TTA_SCALES = tuple(scale for scale, _ in READINGS["full"])
+#: Reading sets chosen per photo by whether someone wears the clothes (``pose.body_seen``): name → (the ``READINGS``
+#: set where someone does, the one where no one does). The unmirrored 1.2× reading is there for the outfit split
+#: (which family a worn photo shows); a lone garment has no outfit, and there the 1.2× reading gave part of it to the
+#: other family (lone garments kept whole fell with ``pair`` and ``three``). ``three-worn`` reads worn photos as
+#: ``three`` and lone garments as ``mirror`` (docs/benchmarks.md, "An int8 body on OpenVINO").
+BY_WEARER: dict[str, tuple[str, str]] = {"three-worn": ("three", "mirror")}
+#: Every reading set a session can be given (``SEGMENTATION_TTA``).
+READING_SETS: tuple[str, ...] = (*READINGS, *BY_WEARER)
 #: Averaged readings must not erase a garment the plain reading keeps: a close-up that fills the frame can read as
 #: background mirrored or enlarged (the sample's knit close-up: mean garment probability 0.77 plain, 0.52 mirrored,
 #: 0.40 fully averaged, and the region gate then dropped the whole garment). Where the garment the average would keep
@@ -121,7 +129,7 @@ class SegmentationSession(BaseSession):
         tta = "" if self.tta == "off" else f"+{'tta' if self.tta == 'full' else self.tta}{TTA_GUARD_REVISION}"
         regions = self.region_pooling.tag if self.region_pooling else ""
         posed = (self.head_cut.tag if self.head_cut else "") + ("+lone-outline" if self.lone_garments else "")
-        pose = f"{posed}@{file_digest(self.pose.path)}" if posed and self.pose else ""
+        pose = f"{posed}@{file_digest(self.pose.path)}" if (posed or self.tta in BY_WEARER) and self.pose else ""
         runtime = "" if self.runtime == "onnxruntime" else f"+{self.runtime}"
         return f"{self.name()}@{file_digest(self.download_models())}{runtime}+masks{MASK_RULES}{tta}{regions}{pose}"
 
@@ -159,21 +167,35 @@ class GarmentSession(SegmentationSession):
         #: OpenVINO's compiled model when it runs the passes (``use_openvino``), else None: onnxruntime.
         self.openvino: OpenVinoModel | None = None
 
-    def use_openvino(self) -> None:
-        """Run every pass with OpenVINO (``runtimes``): the body in bf16 where the CPU computes it, the split in
-        float32; each reading size is compiled on first use (``new_segmentation_session`` asks for them all)."""
-        self.openvino = OpenVinoModel(self.download_models(), self._threads, bf16_part=GARMENT_BODY_OUTPUT)
+    def use_openvino(self, int8: bool = False) -> None:
+        """Run every pass with OpenVINO (``runtimes``): the body in bf16 where the CPU computes it — or its int8 copy
+        (``int8``; ``runtimes.int8_body``) — and the split in float32; each reading size is compiled on first use
+        (``new_segmentation_session`` asks for them all)."""
+        model = self.download_models()
+        self.openvino = OpenVinoModel(model, self._threads, bf16_part=GARMENT_BODY_OUTPUT,
+                                      body=int8_body(model) if int8 else None)
 
     @property
     def runtime(self) -> str:
         """``onnxruntime``, or ``openvino-`` and its precision (``bf16-f32``: the body in bf16, the split in float32;
-        ``f32``): what computes the passes."""
+        ``int8-f32``: the body's int8 copy; ``f32``): what computes the passes."""
         return "onnxruntime" if self.openvino is None else f"openvino-{self.openvino.precision}"
 
-    def tta_sizes(self) -> list[tuple[int, int]]:
-        """(height, width) of each reading of the session's reading set (``READINGS``), the trained size first."""
+    def tta_sizes(self, readings: str | None = None) -> list[tuple[int, int]]:
+        """(height, width) of each reading of a ``READINGS`` set (default: the session's, or every size a
+        ``BY_WEARER`` set may read), the trained size first."""
         height, width = self.input_size
-        return [(round(height * s), round(width * s)) for s, _ in READINGS[self.tta]]
+        names = BY_WEARER.get(self.tta, (self.tta,)) if readings is None else (readings,)
+        scales = dict.fromkeys(s for name in names for s, _ in READINGS[name])
+        return [(round(height * s), round(width * s)) for s in scales]
+
+    def reading_set(self, rgb: Image.Image) -> str:
+        """The ``READINGS`` set this photo is read with: the session's, or for a ``BY_WEARER`` set the one for a worn
+        photo or a lone garment (the pose model's answer, kept for the lone-garment rule that may ask next)."""
+        if self.tta not in BY_WEARER:
+            return self.tta
+        worn, lone = BY_WEARER[self.tta]
+        return worn if self.pose is not None and body_seen(self.pose.keypoints(rgb)) else lone
 
     def _check_size(self, size: tuple[int, int]) -> None:
         """Refuse a reading size an export fixed to another size cannot take (on any runtime)."""
@@ -234,8 +256,9 @@ class GarmentSession(SegmentationSession):
         """One reading at the trained size; with ``tta`` the mean of every reading of its set (``READINGS``),
         each brought back to the trained size — unless that erases the plain reading's garment
         (``TTA_GUARD_SHARE``)."""
-        mirrored = [m for _, m in READINGS[self.tta]]
-        readings = [self._read(rgb, size, m) for size, m in zip(self.tta_sizes(), mirrored)]
+        name = self.reading_set(rgb)
+        mirrored = [m for _, m in READINGS[name]]
+        readings = [self._read(rgb, size, m) for size, m in zip(self.tta_sizes(name), mirrored)]
         plain = readings[0][0]  # every set reads the trained size first
         if len(readings) == 1 and not mirrored[0]:
             return plain
@@ -335,20 +358,22 @@ def new_segmentation_session(name: str, tta: bool | str | None = None, for_index
     cls = SESSIONS[name]
     session = cls(cls.name(), opts)
     providers = session.inner_session.get_providers()
-    if isinstance(session, GarmentSession) and runtime_wanted(on_gpu(providers), for_index) == "openvino":
-        session.use_openvino()
+    garment = isinstance(session, GarmentSession)
+    runtime = runtime_wanted(on_gpu(providers), for_index, session.download_models() if garment else None)
+    if garment and runtime.startswith("openvino"):
+        session.use_openvino(int8=runtime == "openvino-int8")
     if tta is None:
-        tta = tta_wanted(providers)
+        tta = tta_wanted(providers, runtime if garment else "onnxruntime")
     mode = ("full" if tta else "off") if isinstance(tta, bool) else tta
-    if mode not in READINGS:
-        raise ValueError(f"Unknown reading set {mode!r}; choose one of {', '.join(READINGS)}.")
+    if mode not in READING_SETS:
+        raise ValueError(f"Unknown reading set {mode!r}; choose one of {', '.join(READING_SETS)}.")
     session.tta = mode if name == "garment" else "off"
     if name == "garment":
         session.region_pooling = (RegionPooling.from_env("INDEX_SPLIT_REGIONS", INDEX_SPLIT_REGIONS_DEFAULT)
                                   if for_index else RegionPooling.from_env("SPLIT_REGIONS", SPLIT_REGIONS_DEFAULT))
         session.head_cut = HeadCut.from_env()
         session.lone_garments = env_switch("LONE_GARMENTS", LONE_GARMENTS_DEFAULT)
-        if session.head_cut is not None or session.lone_garments:
+        if session.head_cut is not None or session.lone_garments or mode in BY_WEARER:
             session.pose = pose_reader()
             session.pose.session  # loaded at cold start with the segmentation model, not in the first request
     if isinstance(session, GarmentSession):  # every reading's pass ready now: a one-size export fails at load
@@ -359,10 +384,15 @@ def new_segmentation_session(name: str, tta: bool | str | None = None, for_index
 
 #: onnxruntime providers on which the garment model's extra passes cost milliseconds, not most of a request.
 GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider", "ROCMExecutionProvider")
-#: The reading set ``auto`` uses on CPUs, on either runtime: the photo and its mirror image, 200 → 300 ms p50 per
-#: remove_bg request on 2 cores for product IoU 0.752 → 0.769 (``full`` would cost ~600 ms on onnxruntime, and 1.25×
-#: ``mirror``'s request time with OpenVINO's bf16; docs/benchmarks.md, "remove_bg latency and cold start").
+#: The reading set ``auto`` uses on CPUs: the photo and its mirror image, 200 → 300 ms p50 per remove_bg request on 2
+#: cores for product IoU 0.752 → 0.769 (``full`` would cost ~600 ms on onnxruntime, and 1.25× ``mirror``'s request
+#: time with OpenVINO's bf16; docs/benchmarks.md, "remove_bg latency and cold start") — except where the int8 body
+#: runs (``INT8_READINGS``).
 CPU_READINGS = "mirror"
+#: The reading set ``auto`` uses with the int8 body (``openvino-int8``): its passes take ~0.64× the bf16 body's, so
+#: ``three-worn`` costs about what ``mirror`` did in bf16 (HTTP p50 0.98–1.11×), for CPU product IoU 0.773 → 0.801
+#: (docs/benchmarks.md, "An int8 body on OpenVINO").
+INT8_READINGS = "three-worn"
 
 
 def on_gpu(providers: list[str]) -> bool:
@@ -370,18 +400,21 @@ def on_gpu(providers: list[str]) -> bool:
     return bool(providers) and providers[0] in GPU_PROVIDERS
 
 
-def tta_wanted(providers: list[str]) -> str:
-    """The ``READINGS`` name ``SEGMENTATION_TTA`` asks for: ``1``/``full``, ``0``/``off`` or another set's name
-    force one; ``auto`` (default) averages every augmented reading when the model runs on a GPU and
-    ``CPU_READINGS`` on CPUs, where more passes would break remove_bg's latency budget."""
+def tta_wanted(providers: list[str], runtime: str = "onnxruntime") -> str:
+    """The ``READING_SETS`` name ``SEGMENTATION_TTA`` asks for: ``1``/``full``, ``0``/``off`` or another set's name
+    force one; ``auto`` (default) averages every augmented reading when the model runs on a GPU, ``INT8_READINGS``
+    where the int8 body runs (``runtime``) and ``CPU_READINGS`` on other CPUs, where more passes would break
+    remove_bg's latency budget."""
     raw = os.environ.get("SEGMENTATION_TTA", "").strip().lower()
     if raw in ("", "auto"):
-        return "full" if on_gpu(providers) else CPU_READINGS
-    if raw in READINGS:
+        if on_gpu(providers):
+            return "full"
+        return INT8_READINGS if runtime == "openvino-int8" else CPU_READINGS
+    if raw in READING_SETS:
         return raw
     if env_flag("SEGMENTATION_TTA"):
         return "full"
     if raw in {"0", "false", "no"}:
         return "off"
-    raise ValueError(f"SEGMENTATION_TTA must be auto, 1, {', '.join(r for r in READINGS if r != 'off')} or 0, "
+    raise ValueError(f"SEGMENTATION_TTA must be auto, 1, {', '.join(r for r in READING_SETS if r != 'off')} or 0, "
                      f"not {raw!r}.")
