@@ -122,11 +122,7 @@ class OpenVinoModel:
 
     def _cut(self, model: Any) -> Any | None:
         """The output named ``bf16_part`` in ``model``, or None."""
-        for op in model.get_ordered_ops():
-            for output in op.outputs():
-                if self._bf16_part in output.get_names():
-                    return output
-        return None
+        return output_named(model, self._bf16_part)
 
     def compiled_at(self, size: tuple[int, int]) -> tuple[Any, ...]:
         """The model compiled for ``size`` (height, width), on first use: one graph, or (bf16 part, float32 rest)."""
@@ -181,6 +177,15 @@ class OpenVinoModel:
         """How many request sets the pool holds for ``size``: the most passes that ran at once there."""
         with self._lock:
             return len(self._idle.get(size, []))
+
+
+def output_named(model: Any, name: str) -> Any | None:
+    """The output of an OpenVINO model's operation that carries tensor ``name`` (where the body ends), or None."""
+    for op in model.get_ordered_ops():
+        for output in op.outputs():
+            if name in output.get_names():
+                return output
+    return None
 
 
 #: The key of an int8 body's ``rt_info`` that holds the digest of the model it was quantised from.

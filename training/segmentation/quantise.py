@@ -22,7 +22,7 @@ from PIL import Image
 from garment_search.images import IMAGE_SUFFIXES
 from garment_search.identity import file_digest
 from garment_search.onnx_metadata import onnx_metadata
-from garment_search.segmentation.runtimes import INT8_SOURCE_KEY, int8_body_path, openvino_core
+from garment_search.segmentation.runtimes import INT8_SOURCE_KEY, int8_body_path, openvino_core, output_named
 from garment_search.segmentation.sessions import GARMENT_BODY_OUTPUT, GARMENT_MODEL_FILE, SIZE_METADATA, _normalise
 from training.segmentation.data import TRAIN_IDS, ccp_files
 
@@ -35,8 +35,7 @@ def quantise_body(model: Path, photos: list[Path], out: Path) -> Path:
     height, width = (int(onnx_metadata(str(model))[key]) for key in SIZE_METADATA)
     graph = openvino_core().read_model(str(model))
     graph.reshape({graph.inputs[0].get_any_name(): [1, 3, height, width]})
-    cut = next(o for op in graph.get_ordered_ops() for o in op.outputs() if GARMENT_BODY_OUTPUT in o.get_names())
-    body = ov.Model([cut], graph.get_parameters(), "body")
+    body = ov.Model([output_named(graph, GARMENT_BODY_OUTPUT)], graph.get_parameters(), "body")
     data = nncf.Dataset(photos, lambda p: _normalise(Image.open(p).convert("RGB"), (width, height)))
     quantised = nncf.quantize(body, data, subset_size=len(photos))
     quantised.set_rt_info(file_digest(model), [INT8_SOURCE_KEY])
