@@ -97,7 +97,7 @@ class OpenVinoModel:
     def __init__(self, path: str, threads: int = 0, bf16_part: str | None = None, body: str | None = None) -> None:
         self._core = openvino_core()
         self._bf16_part = bf16_part
-        self._body = self._core.read_model(body) if body else None
+        self._body = read_int8_body(body)[0] if body else None
         self._config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
         if threads:
             self._config["INFERENCE_NUM_THREADS"] = threads
@@ -219,7 +219,21 @@ def int8_ready(model: str | Path) -> bool:
     return path.exists() and _int8_source(path) == file_digest(model)
 
 
+def read_int8_body(path: str | Path) -> tuple[Any, str]:
+    """An int8 body as OpenVINO reads it, and the digest of the model it records it was quantised from ("" if none).
+    Parsing the IR takes ~0.1 s, and a cold start asks three times (``auto``'s check, the strict check, the compile);
+    so each content (the digests of its two files, ~4 ms to take) is read once. The model is shared: compile clones
+    it."""
+    path = Path(path)
+    return _read_int8_ir(str(path), file_digest(path) + file_digest(path.with_suffix(".bin")))
+
+
+@lru_cache(maxsize=2)
+def _read_int8_ir(path: str, content: str) -> tuple[Any, str]:
+    body = openvino_core().read_model(path)
+    return body, body.get_rt_info([INT8_SOURCE_KEY]).astype(str) if body.has_rt_info([INT8_SOURCE_KEY]) else ""
+
+
 def _int8_source(path: Path) -> str:
     """The digest of the model an int8 body records it was quantised from, or an empty string."""
-    body = openvino_core().read_model(str(path))
-    return body.get_rt_info([INT8_SOURCE_KEY]).astype(str) if body.has_rt_info([INT8_SOURCE_KEY]) else ""
+    return read_int8_body(path)[1]
