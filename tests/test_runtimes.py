@@ -211,3 +211,23 @@ def test_models_that_come_and_go_leave_the_thread_a_live_signal_stack():
     del second
     gc.collect()
     assert signal_stack_mapped()
+
+
+def test_reading_sizes_compile_side_by_side_and_read_as_one_compiled_alone(monkeypatch):
+    """A cold start compiles every reading size's graphs at once (most of remove_bg's cold start); each size still
+    compiles once, and its passes read exactly what a model compiled on its own reads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("SEGMENTATION_RUNTIME", "openvino-int8")
+    session = new_segmentation_session("garment", tta="three")
+    sizes = session.tta_sizes()
+    assert len(sizes) == 2 and all(size in session.openvino._compiled for size in sizes)
+    alone = OpenVinoModel(str(GARMENT_MODEL_FILE), session._threads, bf16_part=GARMENT_BODY_OUTPUT,
+                          body=int8_body(GARMENT_MODEL_FILE))
+    for size in sizes:
+        x = _normalise(_photo(), (size[1], size[0]))
+        np.testing.assert_array_equal(session.pass_at(size)(x), alone.pass_at(size)(x))
+    fresh = OpenVinoModel(str(GARMENT_MODEL_FILE), bf16_part=GARMENT_BODY_OUTPUT)
+    with ThreadPoolExecutor(4) as pool:
+        compiled = list(pool.map(fresh.compiled_at, [(320, 240)] * 4))
+    assert all(c is compiled[0] for c in compiled)  # four threads asking one size: one compile

@@ -102,6 +102,7 @@ class OpenVinoModel:
         if threads:
             self._config["INFERENCE_NUM_THREADS"] = threads
         self._compiled: dict[tuple[int, int], tuple[Any, ...]] = {}
+        self._compiling: dict[tuple[int, int], threading.Lock] = {}
         self._idle: dict[tuple[int, int], list[list[Any]]] = {}
         self._lock = threading.Lock()
         self._model = self._core.read_model(path)  # read once; each size compiles a reshaped copy
@@ -130,11 +131,13 @@ class OpenVinoModel:
         from openvino import opset13
 
         with self._lock:
+            size_lock = self._compiling.setdefault(size, threading.Lock())
+        with size_lock:  # one compile per size; other sizes compile at the same time (compile_model frees the GIL)
             if size not in self._compiled:
                 model = self._read(size)
                 cut = self._cut(model) if self._split else None
                 if cut is None:
-                    self._compiled[size] = (self._core.compile_model(model, "CPU", self._config),)
+                    compiled: tuple[Any, ...] = (self._core.compile_model(model, "CPU", self._config),)
                 else:
                     if self._body is None:
                         head = ov.Model([cut], model.get_parameters(), "bf16-part")
@@ -148,8 +151,10 @@ class OpenVinoModel:
                         consumer.replace_source_output(fed.output(0))
                     tail = ov.Model(rest.get_results(), [*rest.get_parameters(), fed], "f32-rest")
                     f32 = {**self._config, "INFERENCE_PRECISION_HINT": "f32"}
-                    self._compiled[size] = (self._core.compile_model(head, "CPU", self._config),
-                                            self._core.compile_model(tail, "CPU", f32))
+                    compiled = (self._core.compile_model(head, "CPU", self._config),
+                                self._core.compile_model(tail, "CPU", f32))
+                with self._lock:
+                    self._compiled[size] = compiled
             return self._compiled[size]
 
     def pass_at(self, size: tuple[int, int]) -> ModelPass:

@@ -8,6 +8,7 @@ are rembg ``BaseSession`` subclasses, so ``rembg.remove(img, session=...)`` work
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 
@@ -377,8 +378,9 @@ def new_segmentation_session(name: str, tta: bool | str | None = None, for_index
             session.pose = pose_reader()
             session.pose.session  # loaded at cold start with the segmentation model, not in the first request
     if isinstance(session, GarmentSession):  # every reading's pass ready now: a one-size export fails at load
-        for size in session.tta_sizes():
-            session.pass_at(size)
+        sizes = session.tta_sizes()
+        with ThreadPoolExecutor(len(sizes)) as pool:  # side by side: OpenVINO's compiles are most of a cold start
+            list(pool.map(session.pass_at, sizes))
     return session
 
 
