@@ -141,3 +141,42 @@ def test_a_pretrained_trunk_loads_into_the_member_and_its_early_layers_stay_as_g
     resnet = build_model(None, text_weights=False)
     with pytest.raises(SystemExit, match="MobileNet"):
         freeze_early_layers(resnet.visual.trunk, 2)
+
+
+def test_a_refolded_stem_reads_another_normalisation_as_the_trained_one_read_its_own():
+    """A trunk trained on CLIP-normalised crops (an embedding member) can start a network fed ImageNet-normalised
+    photos (the garment model's group networks): the refolded stem sees the same pixels the same way."""
+    from training.pretrained_backbone import refold_stem
+
+    trained = timm.create_model("mobilenetv2_100", pretrained=False, num_classes=0).eval()
+    with torch.no_grad():
+        for module in trained.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5), module.running_var.uniform_(0.5, 2.0)
+    refolded = timm.create_model("mobilenetv2_100", pretrained=False, num_classes=0).eval()
+    refolded.load_state_dict(refold_stem(trained.state_dict(), "clip", "imagenet"))
+    pixels = torch.rand(2, 3, 64, 64)
+
+    def normalised(name):
+        mean, std = (torch.from_numpy(v).view(1, 3, 1, 1) for v in INPUTS[name])
+        return (pixels - mean) / std
+
+    with torch.no_grad():
+        stem_a = trained.bn1(trained.conv_stem(normalised("clip")))
+        stem_b = refolded.bn1(refolded.conv_stem(normalised("imagenet")))
+        pooled_a, pooled_b = trained(normalised("clip")), refolded(normalised("imagenet"))
+    assert torch.allclose(stem_a[:, :, 1:-1, 1:-1], stem_b[:, :, 1:-1, 1:-1], atol=1e-4)  # borders see zero padding
+    assert torch.nn.functional.cosine_similarity(pooled_a, pooled_b).min() > 0.999
+
+
+def test_the_served_ensembles_mobilenet_members_give_trunks_and_its_resnets_do_not():
+    from garment_search.embedding import EMBEDDED_WEIGHTS
+    from training.pretrained_backbone import ensemble_member_trunk
+
+    trunk = timm.create_model("mobilenetv2_100", pretrained=False, num_classes=0)
+    state = ensemble_member_trunk(EMBEDDED_WEIGHTS, 2)
+    assert all(v.dtype != torch.int8 for v in state.values())  # the int8 storage is undone
+    missing, unexpected = trunk.load_state_dict(state, strict=False)
+    assert not [k for k in missing if not k.endswith("num_batches_tracked")] and not unexpected
+    with pytest.raises(SystemExit, match="no MobileNet-style trunk"):
+        ensemble_member_trunk(EMBEDDED_WEIGHTS, 0)

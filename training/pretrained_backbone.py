@@ -19,6 +19,12 @@ and right only and timm on every side: a half-pixel shift fine-tuning absorbs.
 
 ``training.embedding.train --model garment-minilm-mobilenetv2 --backbone <out>`` starts an embedding member's image
 tower from it; ``training.segmentation.group_net`` its garment-group network.
+
+``--from-ensemble`` takes the trunk of a trained MobileNetV2 embedding member instead (the same layout, trained on
+garment crops against captions that name the garment), its stem refolded to ``--input``'s normalisation:
+
+    python -m training.pretrained_backbone --from-ensemble models/garment_minilm_resnet18x2_mobilenetv2x2.pt \
+        --member 2 --input imagenet --out training/runs/backbones/tower2-imagenet-input.pt
 """
 
 from __future__ import annotations
@@ -128,6 +134,31 @@ def timm_state_dict(keras: dict[str, np.ndarray], mean: np.ndarray, std: np.ndar
     return sd
 
 
+def refold_stem(state: dict[str, torch.Tensor], trained_for: str, wanted: str) -> dict[str, torch.Tensor]:
+    """A trunk trained on input normalised by ``INPUTS[trained_for]`` made to take ``INPUTS[wanted]``'s: the same
+    fold as ``timm_state_dict``'s (kernel scaled per input channel, the constant into the stem's batch norm)."""
+    (m_from, s_from), (m_to, s_to) = INPUTS[trained_for], INPUTS[wanted]
+    kernel = state["conv_stem.weight"]
+    scale = torch.from_numpy(s_to / s_from)[None, :, None, None]
+    shift = torch.from_numpy((m_to - m_from) / s_from)[None, :, None, None]
+    out = dict(state)
+    out["conv_stem.weight"] = kernel * scale
+    out["bn1.running_mean"] = state["bn1.running_mean"] - (kernel * shift).sum(dim=(1, 2, 3))
+    return out
+
+
+def ensemble_member_trunk(path: Path, member: int) -> dict[str, torch.Tensor]:
+    """The float32 image trunk of one member of an embedding ensemble checkpoint (``training.embedding.ensemble``)."""
+    from garment_search.embedding.int8_weights import dequantise
+
+    state = dequantise(torch.load(path, map_location="cpu", weights_only=False)["state_dict"])
+    prefix = f"visual.members.{member}.trunk."
+    trunk = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    if "conv_stem.weight" not in trunk:
+        raise SystemExit(f"member {member} of {path} has no MobileNet-style trunk (conv_stem)")
+    return trunk
+
+
 def load_trunk(trunk: torch.nn.Module, path: Path) -> None:
     """Load weights written by this script into a timm MobileNetV2 trunk: a whole one, or a features-only one (which
     has no use for the classifier-side layers); any weight the trunk lacks in the file is an error."""
@@ -169,14 +200,21 @@ def train_mode(model: torch.nn.Module, frozen: list[torch.nn.Module]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tarball", type=Path, required=True, help="the nsfwjs npm tarball (npm pack nsfwjs@4.3.0)")
+    source = ap.add_mutually_exclusive_group(required=True)
+    source.add_argument("--tarball", type=Path, help="the nsfwjs npm tarball (npm pack nsfwjs@4.3.0)")
+    source.add_argument("--from-ensemble", type=Path, help="an embedding ensemble checkpoint whose --member is a "
+                        "MobileNetV2 tower (trained on CLIP-normalised input)")
+    ap.add_argument("--member", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("training/runs/backbones/mobilenetv2.pt"))
     ap.add_argument("--input", choices=sorted(INPUTS), default="clip",
                     help="the normalisation of the model the trunk joins (clip: embedding, imagenet: segmentation)")
     args = ap.parse_args()
     import timm
 
-    state = timm_state_dict(read_keras_weights(args.tarball), *INPUTS[args.input])
+    if args.tarball:
+        state = timm_state_dict(read_keras_weights(args.tarball), *INPUTS[args.input])
+    else:
+        state = refold_stem(ensemble_member_trunk(args.from_ensemble, args.member), "clip", args.input)
     model = timm.create_model("mobilenetv2_100", pretrained=False, num_classes=0)
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.endswith("num_batches_tracked")]
