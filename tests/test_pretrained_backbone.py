@@ -154,7 +154,7 @@ def test_a_refolded_stem_reads_another_normalisation_as_the_trained_one_read_its
             if isinstance(module, torch.nn.BatchNorm2d):
                 module.running_mean.uniform_(-0.5, 0.5), module.running_var.uniform_(0.5, 2.0)
     refolded = timm.create_model("mobilenetv2_100", pretrained=False, num_classes=0).eval()
-    refolded.load_state_dict(refold_stem(trained.state_dict(), "clip", "imagenet"))
+    refolded.load_state_dict(refold_stem(trained.state_dict(), INPUTS["clip"], INPUTS["imagenet"]))
     pixels = torch.rand(2, 3, 64, 64)
 
     def normalised(name):

@@ -48,6 +48,8 @@ INPUTS = {
              np.array([0.26862954, 0.26130258, 0.27577711], np.float32)),
     "imagenet": (np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)),
 }
+#: nsfwjs's own input, pixels / 255, as a (mean, std) normalisation.
+PIXELS = (np.zeros(3, np.float32), np.ones(3, np.float32))
 KERAS_BN_EPS, TIMM_BN_EPS = 1e-3, 1e-5
 #: Inverted-residual blocks per timm stage after the first (Keras numbers them block_1 … block_16).
 STAGE_BLOCKS = (2, 3, 4, 3, 3, 1)
@@ -107,13 +109,8 @@ def timm_state_dict(keras: dict[str, np.ndarray], mean: np.ndarray, std: np.ndar
         sd[key + ".running_mean"] = torch.from_numpy(keras[name + "/moving_mean"].copy())
         sd[key + ".running_var"] = torch.from_numpy(keras[name + "/moving_variance"] + KERAS_BN_EPS - TIMM_BN_EPS)
 
-    # Stem: nsfwjs feeds pixels/255 = x·std + mean for our normalised x. Scale the kernel by std per input
-    # channel; the constant (kernel · mean) moves into the batch norm's running mean.
-    stem = keras["Conv1/kernel"]
-    sd["conv_stem.weight"] = torch.from_numpy(np.ascontiguousarray((stem * std[None, None, :, None])
-                                                                   .transpose(3, 2, 0, 1)))
+    conv("conv_stem.weight", "Conv1")
     norm("bn1", "bn_Conv1")
-    sd["bn1.running_mean"] -= torch.from_numpy((stem * mean[None, None, :, None]).sum(axis=(0, 1, 2)))
     depthwise("blocks.0.0.conv_dw.weight", "expanded_conv_depthwise")
     norm("blocks.0.0.bn1", "expanded_conv_depthwise_BN")
     conv("blocks.0.0.conv_pw.weight", "expanded_conv_project")
@@ -131,13 +128,16 @@ def timm_state_dict(keras: dict[str, np.ndarray], mean: np.ndarray, std: np.ndar
             number += 1
     conv("conv_head.weight", "Conv_1")
     norm("bn2", "Conv_1_bn")
-    return sd
+    return refold_stem(sd, PIXELS, (mean, std))  # nsfwjs reads pixels / 255
 
 
-def refold_stem(state: dict[str, torch.Tensor], trained_for: str, wanted: str) -> dict[str, torch.Tensor]:
-    """A trunk trained on input normalised by ``INPUTS[trained_for]`` made to take ``INPUTS[wanted]``'s: the same
-    fold as ``timm_state_dict``'s (kernel scaled per input channel, the constant into the stem's batch norm)."""
-    (m_from, s_from), (m_to, s_to) = INPUTS[trained_for], INPUTS[wanted]
+def refold_stem(state: dict[str, torch.Tensor], trained_on: tuple[np.ndarray, np.ndarray],
+                wanted: tuple[np.ndarray, np.ndarray]) -> dict[str, torch.Tensor]:
+    """A trunk trained on input normalised as (pixels / 255 − mean) / std with ``trained_on``'s (mean, std), made
+    to take ``wanted``'s: the stem reads x_trained = x_wanted · (std_wanted / std_trained) + (mean_wanted −
+    mean_trained) / std_trained, so its kernel is scaled per input channel and the constant term (kernel · shift)
+    moves into its batch norm's running mean."""
+    (m_from, s_from), (m_to, s_to) = trained_on, wanted
     kernel = state["conv_stem.weight"]
     scale = torch.from_numpy(s_to / s_from)[None, :, None, None]
     shift = torch.from_numpy((m_to - m_from) / s_from)[None, :, None, None]
@@ -214,7 +214,7 @@ def main() -> None:
     if args.tarball:
         state = timm_state_dict(read_keras_weights(args.tarball), *INPUTS[args.input])
     else:
-        state = refold_stem(ensemble_member_trunk(args.from_ensemble, args.member), "clip", args.input)
+        state = refold_stem(ensemble_member_trunk(args.from_ensemble, args.member), INPUTS["clip"], INPUTS[args.input])
     model = timm.create_model("mobilenetv2_100", pretrained=False, num_classes=0)
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.endswith("num_batches_tracked")]
