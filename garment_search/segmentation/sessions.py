@@ -377,7 +377,7 @@ def new_segmentation_session(name: str, tta: bool | str | None = None, for_index
         if session.head_cut is not None or session.lone_garments or mode in BY_WEARER:
             session.pose = pose_reader()
             session.pose.session  # loaded at cold start with the segmentation model, not in the first request
-    if isinstance(session, GarmentSession):  # every reading's pass ready now: a one-size export fails at load
+    if garment:  # every reading's pass ready now: a one-size export fails at load
         sizes = session.tta_sizes()  # OpenVINO's compiles, most of its cold start, run side by side (GIL freed)
         with ThreadPoolExecutor(len(sizes) if session.openvino is not None else 1) as pool:
             list(pool.map(session.pass_at, sizes))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from garment_search.images import IMAGE_SUFFIXES
+from garment_search.catalogue import product_photos
 from garment_search.identity import file_digest
 from garment_search.onnx_metadata import onnx_metadata
 from garment_search.segmentation.runtimes import INT8_SOURCE_KEY, int8_body_path, openvino_core, output_named
@@ -45,10 +45,7 @@ def quantise_body(model: Path, photos: list[Path], out: Path) -> Path:
 
 def lone_garment_photos(folders: Path, per_folder: int) -> list[Path]:
     """The first ``per_folder`` photos (by name) of each class folder: one garment each, on plain backdrops."""
-    if per_folder <= 0:
-        return []
-    return [photo for folder in sorted(p for p in folders.iterdir() if p.is_dir())
-            for photo in sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)[:per_folder]]
+    return [photo for photos in product_photos(folders).values() for photo in photos[:max(per_folder, 0)]]
 
 
 def main() -> None:
