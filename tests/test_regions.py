@@ -79,7 +79,7 @@ def test_remove_bg_pools_its_split_by_default_and_index_builds_do_not(monkeypatc
     assert served.region_pooling == SPLIT_REGIONS_DEFAULT == RegionPooling(4, 0.5) and off.region_pooling is None
     assert served.identity == off.identity + "+regions4x0.5p"
     raw = off.probabilities(image)
-    np.testing.assert_array_equal(served.readings(image), raw)
+    np.testing.assert_array_equal(served.split_for(served.readings(image), "product"), raw)
     np.testing.assert_allclose(served.probabilities(image), pool_split_over_regions(raw, image, SPLIT_REGIONS_DEFAULT))
     masks_maps, pick_maps = served.maps(image)
     np.testing.assert_allclose(masks_maps, served.probabilities(image))

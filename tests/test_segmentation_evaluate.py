@@ -101,3 +101,27 @@ def test_the_product_row_counts_the_other_garment_it_keeps(tmp_path, monkeypatch
         rows[all_upper] = evaluate.evaluate("garment", tmp_path)
     assert rows[True]["product_other_family_kept"] > 0.9
     assert rows[False]["product_other_family_kept"] < 0.05
+
+
+def test_photo_maps_read_a_photo_once_for_every_keep():
+    """The group rows cut each photo out for every keep; a session whose explicit groups read another split of the
+    same readings (``GarmentSession.maps_from``) runs its model once per photo."""
+
+    class TwoSplits:
+        groups = GARMENT_GROUPS
+        reads = 0
+
+        def readings(self, rgb):
+            self.reads += 1
+            return np.arange(7, dtype=np.float32)[:, None, None] * np.ones((7, 2, 2), np.float32)
+
+        def maps_from(self, readings, rgb, keep):
+            plain = readings[[0, 4, 5, 6]] if keep in self.groups else readings[:4]
+            return plain, plain
+
+    session = TwoSplits()
+    maps = evaluate.photo_maps(session, Image.new("RGB", (2, 2)))
+    assert maps("product")[0][1, 0, 0] == 1 and maps("garments")[0][3, 0, 0] == 3
+    assert [maps(group)[0][1, 0, 0] for group in GARMENT_GROUPS] == [4, 4, 4]
+    assert session.reads == 1
+    assert evaluate.photo_maps(ColourSession(), Image.new("RGB", (8, 8)))("upper")[0].shape == (4, 8, 8)

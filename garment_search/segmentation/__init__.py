@@ -126,18 +126,19 @@ def garment_mask(image: DecodedImage, segmenter: SegmentationSession, keep: str 
     lone-garment rule on (``LONE_GARMENTS``) is asked whether a body is seen; any other, a test's stand-in
     included, takes every photo for a worn one without that check."""
     body_seen = segmenter.body_seen if getattr(segmenter, "lone_garments", False) else None
-    probs, pick = segmentation_maps(segmenter, image.rgb)
+    probs, pick = segmentation_maps(segmenter, image.rgb, keep)
     return mask_from_probabilities(image, probs, segmenter.groups, keep, body_seen, pick)
 
 
-def segmentation_maps(segmenter, rgb: Image.Image) -> tuple[np.ndarray, np.ndarray]:
-    """A segmenter's (mask maps, pick maps): its ``maps`` where it has them (``GarmentSession``: pooled and plain),
-    else its one map for both (the person baseline, the tests' stand-ins)."""
+def segmentation_maps(segmenter, rgb: Image.Image, keep: str = DEFAULT_KEEP) -> tuple[np.ndarray, np.ndarray]:
+    """A segmenter's (mask maps, pick maps) for ``keep``: its ``maps`` where it has them (``GarmentSession``: pooled
+    and plain, an explicit group's from its finer split), else its one map for both (the person baseline, the tests'
+    stand-ins)."""
     maps = getattr(segmenter, "maps", None)
     if maps is None:
         probs = segmenter.probabilities(rgb)
         return probs, probs
-    return maps(rgb)
+    return maps(rgb, keep)
 
 
 def cut_out(image: DecodedImage, segmenter: SegmentationSession, keep: str = DEFAULT_KEEP) -> Cutout:

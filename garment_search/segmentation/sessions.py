@@ -21,7 +21,7 @@ from rembg.sessions.u2netp import U2netpSession
 from garment_search.config import MODEL_CACHE_DIR, MODELS_DIR, env_flag, env_switch, ort_threads
 from garment_search.identity import file_digest
 from garment_search.onnx_metadata import onnx_metadata
-from garment_search.segmentation.groups import GARMENT_GROUPS
+from garment_search.segmentation.groups import DEFAULT_KEEP, GARMENT_GROUPS
 from garment_search.segmentation.head_coverings import HeadCut, drop_head_coverings
 from garment_search.segmentation.masks import MASK_RULES, drop_unsure_regions
 from garment_search.segmentation.pose import PoseReader, body_seen, pose_reader
@@ -83,6 +83,9 @@ TTA_GUARD_REVISION = 3
 #: is read at (``training.segmentation.export`` writes both).
 FREE_DIMS = ("height", "width")
 SIZE_METADATA = ("input_height", "input_width")
+#: The metadata key of a model with a second, finer group split for the explicit-group keeps
+#: (``training.segmentation.finer_split``): the output channels those keeps read, background first.
+GROUP_KEEP_METADATA = "group_keep_channels"
 
 
 class SegmentationSession(BaseSession):
@@ -162,6 +165,10 @@ class GarmentSession(SegmentationSession):
                 raise ValueError(f"{self.download_models()} has a free input size but no {'/'.join(SIZE_METADATA)} "
                                  "metadata; export it with python -m training.segmentation.export")
             self.input_size = height, width
+        #: The output channels ``keep=upper|lower|one-piece`` read (background, then one per group) where the model has
+        #: a finer split for them (``GROUP_KEEP_METADATA``), else None: every keep reads the first ``1 + groups``.
+        self.group_keep_channels = ([int(c) for c in meta[GROUP_KEEP_METADATA].split(",")]
+                                    if GROUP_KEEP_METADATA in meta else None)
         self._threads = sess_opts.intra_op_num_threads
         self._providers = self.inner_session.get_providers()
         self._by_size = {self.input_size: self.inner_session}
@@ -240,18 +247,31 @@ class GarmentSession(SegmentationSession):
         ``head_cut`` is set."""
         return self.maps(rgb)[0]
 
-    def maps(self, rgb: Image.Image) -> tuple[np.ndarray, np.ndarray]:
-        """The maps masks are cut from (``probabilities``) and the ones ``keep=product``'s family is picked on: the
-        same readings, not pooled. Pooling mends a garment's pixels where the family is right, but moved whole
+    def maps(self, rgb: Image.Image, keep: str = DEFAULT_KEEP) -> tuple[np.ndarray, np.ndarray]:
+        """The maps ``keep``'s mask is cut from (``probabilities``) and the ones ``keep=product``'s family is picked
+        on: the same readings, not pooled. Pooling mends a garment's pixels where the family is right, but moved whole
         garments across the family line often enough to flip the pick (docs/benchmarks.md, "The group split pooled
         over colour regions"), so the two decisions read different maps."""
-        plain = self.readings(rgb)
+        return self.maps_from(self.readings(rgb), rgb, keep)
+
+    def maps_from(self, readings: np.ndarray, rgb: Image.Image, keep: str = DEFAULT_KEEP) -> tuple[np.ndarray, np.ndarray]:
+        """``maps`` of a photo's ``readings``: an evaluation that cuts one photo out for several keeps reads it once."""
+        plain = self.split_for(readings, keep)
         pooled = plain if self.region_pooling is None else pool_split_over_regions(plain, rgb, self.region_pooling)
         if self.head_cut is not None and self.pose is not None:
             keypoints = self.pose.keypoints(rgb)
             cut = drop_head_coverings(pooled, rgb, keypoints, self.head_cut)
             return cut, (cut if pooled is plain else drop_head_coverings(plain, rgb, keypoints, self.head_cut))
         return pooled, plain
+
+    def split_for(self, readings: np.ndarray, keep: str) -> np.ndarray:
+        """The channels of ``readings`` that ``keep`` reads: an explicit group's finer split where the model has one
+        (``group_keep_channels``), else background and the model's own split. The finer split keeps the pick of
+        ``product`` out of its trade: networks that split pixels better flipped that pick on a few photos more
+        (docs/benchmarks.md, "Explicit-group keeps read a finer split")."""
+        if self.group_keep_channels is not None and keep in self.groups:
+            return readings[self.group_keep_channels]
+        return readings[: 1 + len(self.groups)]
 
     def readings(self, rgb: Image.Image) -> np.ndarray:
         """One reading at the trained size; with ``tta`` the mean of every reading of its set (``READINGS``),

@@ -45,6 +45,7 @@ from garment_search.colours import COLOUR_NAMES, PALETTE_NAME_OF, SHOPPER_COLOUR
 from garment_search.embedding import EMBEDDED_MEMBER, Embedder, ModelChoice, model_input_size
 from garment_search.feedback import QueryFeedback, photo_scores
 from garment_search.images import load_image_file
+from garment_search.segmentation.groups import DEFAULT_KEEP
 from training.embedding.captions import NOUNS
 from training.embedding.data import (CROP, Crops, ccp_crops, class_photos, clothing_crops, crop_size, largest_garment,
                                      square, view_tags)
@@ -67,14 +68,14 @@ class MemoisedSegmenter:
 
     def __init__(self, session) -> None:
         self.session = session
-        self._maps: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+        self._maps: dict[tuple[bytes, bool], tuple[np.ndarray, np.ndarray]] = {}
 
-    def maps(self, rgb: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    def maps(self, rgb: Image.Image, keep: str = DEFAULT_KEEP) -> tuple[np.ndarray, np.ndarray]:
         from garment_search.segmentation import segmentation_maps
 
-        key = content_key(rgb)
+        key = content_key(rgb), keep in self.session.groups  # an explicit group may read another split
         if key not in self._maps:
-            self._maps[key] = segmentation_maps(self.session, rgb)
+            self._maps[key] = segmentation_maps(self.session, rgb, keep)
         probs, pick = self._maps[key]
         copy = probs.copy()  # a caller changing its copy must not change what the next caller gets
         return copy, (copy if pick is probs else pick.copy())

@@ -42,6 +42,7 @@ import argparse
 import os
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,7 @@ from PIL import Image
 
 from garment_search.images import DecodedImage, load_image_file
 from garment_search.segmentation import mask_for_classes, mask_from_probabilities, segmentation_maps
-from garment_search.segmentation.groups import (CCP_HEAD_COVERINGS, CCP_SKIN_HAIR, CLASS_NAMES,
+from garment_search.segmentation.groups import (CCP_HEAD_COVERINGS, CCP_SKIN_HAIR, CLASS_NAMES, DEFAULT_KEEP,
                                                 GARMENT_GROUPS, PRODUCT_FAMILIES)
 from garment_search.segmentation.masks import kept_classes
 from garment_search.segmentation.sessions import new_segmentation_session
@@ -81,6 +82,17 @@ def family_overlap(product: np.ndarray, fam: np.ndarray, valid: np.ndarray) -> t
     return int((product & valid & fam).sum()), int(((product & valid) | fam).sum())
 
 
+def photo_maps(session, rgb: Image.Image) -> Callable[[str], tuple[np.ndarray, np.ndarray]]:
+    """``keep`` → the session's (mask maps, pick maps) of one photo, its model read once: the group rows cut the
+    photo out for every keep, and an explicit group may read another split of the same readings
+    (``GarmentSession.maps_from``)."""
+    if hasattr(session, "maps_from"):
+        readings = session.readings(rgb)
+        return lambda keep: session.maps_from(readings, rgb, keep)
+    maps = segmentation_maps(session, rgb)
+    return lambda keep: maps
+
+
 class BodyCounter:
     """``session.body_seen``, counting the photos in which it saw no one: those where ``keep=product`` keeps a lone
     garment's outline."""
@@ -109,7 +121,8 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
         classes = table[raw]
         valid = np.asarray(image.rgb).max(axis=2) >= DARK_THRESHOLD
         start = time.perf_counter()
-        probs, pick = segmentation_maps(session, image.rgb)
+        maps = photo_maps(session, image.rgb)
+        probs, pick = maps(DEFAULT_KEEP)
         garments, _ = mask_from_probabilities(image, probs, session.groups, "garments")
         seconds.append(time.perf_counter() - start)
         truth = (classes > 0) & valid
@@ -153,7 +166,7 @@ def evaluate(model: str, ccp: Path, limit: int | None = None, confusion: np.ndar
             sums["p1_inter"] += (product & valid & dom).sum()
             sums["p1_union"] += ((product & valid) | dom).sum()
             for c, group in enumerate(GARMENT_GROUPS, start=1):
-                mask, _ = mask_from_probabilities(image, probs, session.groups, group)
+                mask, _ = mask_from_probabilities(image, maps(group)[0], session.groups, group)
                 truth_g, kept_g = (classes == c) & valid, mask & valid
                 present, kept = bool(truth_g.any()), kept_g.sum()
                 sums[f"{group}_inter"] += (kept_g & truth_g).sum()
