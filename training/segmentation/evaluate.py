@@ -86,11 +86,19 @@ def photo_maps(session, rgb: Image.Image) -> Callable[[str], tuple[np.ndarray, n
     """``keep`` → the session's (mask maps, pick maps) of one photo, its model read once: the group rows cut the
     photo out for every keep, and an explicit group may read another split of the same readings
     (``GarmentSession.maps_from``)."""
-    if hasattr(session, "maps_from"):
-        readings = session.readings(rgb)
-        return lambda keep: session.maps_from(readings, rgb, keep)
-    maps = segmentation_maps(session, rgb)
-    return lambda keep: maps
+    if not hasattr(session, "maps_from"):
+        maps = segmentation_maps(session, rgb)
+        return lambda keep: maps
+    readings = session.readings(rgb)
+    cut: dict[bool, tuple[np.ndarray, np.ndarray]] = {}  # pooled once per split: an explicit group's, everything else's
+
+    def maps_for(keep: str) -> tuple[np.ndarray, np.ndarray]:
+        explicit = keep in session.groups
+        if explicit not in cut:
+            cut[explicit] = session.maps_from(readings, rgb, keep)
+        return cut[explicit]
+
+    return maps_for
 
 
 class BodyCounter:
